@@ -1,0 +1,7 @@
+"""`python -m cnnzoo` runs the command line."""
+
+import sys
+
+from cnnzoo.cli import main
+
+sys.exit(main())

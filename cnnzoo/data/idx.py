@@ -1,0 +1,130 @@
+"""Read and write IDX files (the MNIST / Fashion-MNIST format), in pure NumPy.
+
+An IDX file is a 4-byte magic number ``00 00 <dtype> <ndim>``, then ``ndim``
+big-endian uint32 dimensions, then the data, big-endian, row-major. Files may be
+gzipped (detected by content, not by name). Every format problem raises
+:class:`IdxFormatError` naming the file, so no corrupt bytes reach TensorFlow.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x-idx3-ubyte.gz")
+    >>> write_idx(path, np.zeros((2, 3, 3), np.uint8))
+    >>> read_idx(path).shape
+    (2, 3, 3)
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import zlib
+
+import numpy as np
+
+__all__ = ["IdxFormatError", "read_idx", "write_idx"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# IDX type byte -> NumPy dtype (big-endian, as the format stores it).
+_IDX_DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_DTYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in _IDX_DTYPES.items()}
+
+
+class IdxFormatError(ValueError):
+    """An IDX file is not valid: bad magic number, truncated, or the wrong length."""
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        raw = f.read()
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as err:
+        raise IdxFormatError(
+            f"{path} looks gzipped but cannot be decompressed ({err}); the file is "
+            f"truncated or corrupt. Download it again.") from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (optionally gzipped).
+
+    Returns:
+        A NumPy array in native byte order with the file's shape and dtype
+        (uint8 for MNIST-style images and labels).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        IdxFormatError: the magic number is wrong, the header is short, or the
+            data is shorter or longer than the header's dimensions say.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise IdxFormatError(
+            f"{path} is not an IDX file: its magic number is {data[:4].hex() or 'empty'}, "
+            f"expected 0000<type><ndim> with type one of "
+            f"{sorted(hex(c) for c in _IDX_DTYPES)}. Is this the right file?")
+    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
+    header_len = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header_len:
+        raise IdxFormatError(
+            f"{path} has a truncated IDX header: ndim={ndim} needs {header_len} bytes, "
+            f"the file has {len(data)}. Download it again.")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header_len
+    if found != expected:
+        what = "truncated" if found < expected else "longer than its header says"
+        raise IdxFormatError(
+            f"{path} is {what}: header shape {shape} needs {expected} data bytes, "
+            f"found {found}. Download it again.")
+    array = np.frombuffer(data, dtype, offset=header_len).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file, gzipped when ``path`` ends in ``.gz``.
+
+    The file is written to a temporary name and moved into place, so a reader
+    never sees half a file.
+
+    Raises:
+        ValueError: the array's dtype has no IDX type code or it has no dimensions.
+    """
+    path = os.fspath(path)
+    array = np.asarray(array)
+    code = _DTYPE_CODES.get(array.dtype.newbyteorder("="))
+    if code is None or array.ndim == 0:
+        raise ValueError(
+            f"cannot write an IDX file from an array of dtype={array.dtype}, "
+            f"shape={array.shape}; use uint8, int8, int16, int32, float32 or float64 "
+            f"with at least one dimension.")
+    payload = (bytes([0, 0, code, array.ndim])
+               + np.asarray(array.shape, ">u4").tobytes()
+               + np.ascontiguousarray(array, _IDX_DTYPES[code]).tobytes())
+    if path.endswith(".gz"):
+        # mtime=0 keeps the bytes reproducible, so a regenerated sample is a no-op diff.
+        payload = gzip.compress(payload, compresslevel=9, mtime=0)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".idx")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
