@@ -1,0 +1,315 @@
+"""Augmentation presets, applied to whole batches inside tf.data.
+
+A preset is data (:class:`AugmentPreset`): how far to shift, whether to flip, rotate,
+zoom, erase, MixUp or CutMix. :func:`make_batch_augmenter` turns a preset into a
+function ``(uint8 images, int labels, seed) -> (float32 images, labels)`` that the
+pipeline maps over batches.
+
+Why plain TensorFlow ops and not Keras preprocessing layers: on our presets
+(128 images of 28x28x1 per batch, inside tf.data) the Keras 3 layers
+(RandomTranslation, RandomFlip, RandomRotation, RandomZoom, RandomErasing, MixUp,
+CutMix) measured several times slower than these ops (``python bench/bench_pipeline.py
+--compare-keras`` prints both; figures in the README's Data section), as keras issues
+20283 and 23245 report. The ops here also take their randomness from an explicit
+per-batch seed (stateless ops), so batches are identical run after run even with
+parallel map calls, which a layer's internal seed-generator state cannot promise.
+:func:`make_keras_augmenter` builds the Keras-layer equivalent, kept for that comparison.
+
+Presets know the data: horizontal flips are skipped for digits and characters
+(``flip=False``, set from the dataset name by the pipeline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+
+__all__ = ["AugmentPreset", "register_augment_preset", "get_augment_preset",
+           "list_augment_presets", "make_batch_augmenter", "make_keras_augmenter"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentPreset:
+    """One named augmentation recipe; all fields default to "off".
+
+    Attributes:
+        name: the preset's name.
+        description: one line for ``list_augment_presets``/docs.
+        shift: largest integer translation, as a fraction of the image side (zero
+            padding then a random crop back to size: 0.125 is the classic
+            "pad 4, crop 32" for CIFAR).
+        flip: random horizontal flips (only where the data allows them).
+        rotate: largest rotation, in degrees either way.
+        zoom: largest zoom in or out, as a fraction (0.1 = 90%..110%).
+        erase: probability of erasing (zeroing) one random rectangle per image.
+        mixup: Beta(alpha, alpha) of MixUp (Zhang et al. 2018); 0 = off.
+        cutmix: Beta(alpha, alpha) of CutMix (Yun et al. 2019); 0 = off.
+    """
+
+    name: str
+    description: str = ""
+    shift: float = 0.0
+    flip: bool = False
+    rotate: float = 0.0
+    zoom: float = 0.0
+    erase: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
+
+    @property
+    def mixes_labels(self) -> bool:
+        """True when labels come out as float32 one-hot mixtures ``(batch, classes)``."""
+        return self.mixup > 0 or self.cutmix > 0
+
+
+_PRESETS: dict[str, AugmentPreset] = {}
+
+
+def register_augment_preset(preset: AugmentPreset) -> AugmentPreset:
+    """Add ``preset`` to the registry; returns it.
+
+    Raises:
+        ValueError: a preset of that name exists, or MixUp and CutMix are both on.
+    """
+    if preset.name in _PRESETS:
+        raise ValueError(f"augment preset {preset.name!r} is already registered.")
+    if preset.mixup and preset.cutmix:
+        raise ValueError(f"augment preset {preset.name!r} turns on both mixup and cutmix; "
+                         f"choose one per preset.")
+    _PRESETS[preset.name] = preset
+    return preset
+
+
+for _preset in (
+    AugmentPreset("none", "no augmentation: pixels cast to float32"),
+    AugmentPreset("light", "shift up to 1/14 of the side (2 px at 28), flip", shift=1 / 14,
+                  flip=True),
+    AugmentPreset("standard", "shift up to 1/8 (pad-and-crop), flip", shift=1 / 8, flip=True),
+    AugmentPreset("strong", "standard + rotate 10 deg, zoom 10%, erase a patch half the time",
+                  shift=1 / 8, flip=True, rotate=10.0, zoom=0.1, erase=0.5),
+    AugmentPreset("mixup", "standard + MixUp(alpha=0.2); labels become mixed one-hot",
+                  shift=1 / 8, flip=True, mixup=0.2),
+    AugmentPreset("cutmix", "standard + CutMix(alpha=1.0); labels become mixed one-hot",
+                  shift=1 / 8, flip=True, cutmix=1.0),
+):
+    register_augment_preset(_preset)
+
+
+def list_augment_presets() -> list[str]:
+    """Returns the registered preset names, weakest first.
+
+    Example:
+        >>> list_augment_presets()[:4]
+        ['none', 'light', 'standard', 'strong']
+    """
+    return list(_PRESETS)
+
+
+def get_augment_preset(preset: str | AugmentPreset | None) -> AugmentPreset:
+    """Returns the preset called ``preset`` (``None`` means ``"none"``).
+
+    Raises:
+        ValueError: unknown name (with the nearest names).
+    """
+    if isinstance(preset, AugmentPreset):
+        return preset
+    if preset is None:
+        return _PRESETS["none"]
+    if not isinstance(preset, str) or preset not in _PRESETS:
+        close = difflib.get_close_matches(str(preset), list(_PRESETS), n=2)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown augment preset augment={preset!r}; known presets: "
+                         f"{list(_PRESETS)}.{hint}")
+    return _PRESETS[preset]
+
+
+# ---- TensorFlow batch ops ----------------------------------------------------------------
+
+def _shift(tf, images, fraction, seed):
+    """Zero-pad by p pixels and crop back at a random offset per image: an integer shift."""
+    height, width = images.shape[1], images.shape[2]
+    pad = max(1, int(round(fraction * min(height, width))))
+    batch = tf.shape(images)[0]
+    offsets = tf.random.stateless_uniform([batch, 2], seed, 0, 2 * pad + 1, dtype=tf.int32)
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    rows = offsets[:, :1] + tf.range(height)[None]
+    cols = offsets[:, 1:] + tf.range(width)[None]
+    # Two batched gathers move bytes only; no interpolation, so uint8 stays exact.
+    out = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(out, cols, axis=2, batch_dims=1)
+
+
+def _flip(tf, images, seed):
+    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
+def _rotate_zoom(tf, images, degrees, zoom, seed):
+    """One bilinear affine warp per image (rotation and zoom combined: one resample)."""
+    height, width = images.shape[1], images.shape[2]
+    batch = tf.shape(images)[0]
+    seed_angle, seed_zoom = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    angle = tf.random.stateless_uniform([batch], seed_angle, -1.0, 1.0) * (degrees * math.pi / 180)
+    scale = 1.0 + tf.random.stateless_uniform([batch], seed_zoom, -zoom, zoom)
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    zeros = tf.zeros_like(cos)
+    # Output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2): rotate and
+    # scale about the image centre.
+    transforms = tf.stack([cos, -sin, cx - cos * cx + sin * cy,
+                           sin, cos, cy - sin * cx - cos * cy, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=[height, width],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+
+
+def _box_mask(tf, batch, height, width, y0, x0, box_h, box_w):
+    rows = tf.range(height)[None]
+    cols = tf.range(width)[None]
+    in_rows = (rows >= y0[:, None]) & (rows < (y0 + box_h)[:, None])
+    in_cols = (cols >= x0[:, None]) & (cols < (x0 + box_w)[:, None])
+    return (in_rows[:, :, None] & in_cols[:, None, :])[..., None]
+
+
+def _erase(tf, images, probability, seed):
+    """Zero one random rectangle (2%..25% of the area, aspect 0.5..2) per chosen image."""
+    height, width = images.shape[1], images.shape[2]
+    batch = tf.shape(images)[0]
+    u = tf.random.stateless_uniform([batch, 5], seed)
+    area = (0.02 + 0.23 * u[:, 0]) * height * width
+    aspect = tf.exp((u[:, 1] * 2.0 - 1.0) * math.log(2.0))
+    box_h = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(area * aspect)), tf.int32), 1, height)
+    box_w = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(area / aspect)), tf.int32), 1, width)
+    y0 = tf.cast(u[:, 2] * tf.cast(height - box_h + 1, tf.float32), tf.int32)
+    x0 = tf.cast(u[:, 3] * tf.cast(width - box_w + 1, tf.float32), tf.int32)
+    mask = _box_mask(tf, batch, height, width, y0, x0, box_h, box_w)
+    mask &= (u[:, 4] < probability)[:, None, None, None]
+    return tf.where(mask, tf.zeros_like(images), images)
+
+
+def _beta(tf, alpha, seed):
+    seed_a, seed_b = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    a = tf.random.stateless_gamma([], seed_a, alpha)
+    b = tf.random.stateless_gamma([], seed_b, alpha)
+    return a / (a + b)
+
+
+def _mix(tf, images, onehot, preset, seed):
+    """MixUp or CutMix with a partner drawn by permuting the batch (one lambda per batch)."""
+    seed_perm, seed_lam, seed_box = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    batch = tf.shape(images)[0]
+    partner = tf.random.experimental.stateless_shuffle(tf.range(batch), seed_perm)
+    other_images = tf.gather(images, partner)
+    other_labels = tf.gather(onehot, partner)
+    if preset.mixup:
+        lam = _beta(tf, preset.mixup, seed_lam)
+        mixed = lam * images + (1.0 - lam) * other_images
+    else:
+        height, width = images.shape[1], images.shape[2]
+        lam = _beta(tf, preset.cutmix, seed_lam)
+        cut = tf.sqrt(1.0 - lam)
+        box_h = tf.cast(tf.round(cut * height), tf.int32)
+        box_w = tf.cast(tf.round(cut * width), tf.int32)
+        centre = tf.random.stateless_uniform([2], seed_box)
+        cy = tf.cast(centre[0] * height, tf.int32)
+        cx = tf.cast(centre[1] * width, tf.int32)
+        y0, y1 = tf.maximum(cy - box_h // 2, 0), tf.minimum(cy + (box_h + 1) // 2, height)
+        x0, x1 = tf.maximum(cx - box_w // 2, 0), tf.minimum(cx + (box_w + 1) // 2, width)
+        mask = _box_mask(tf, 1, height, width, y0[None], x0[None],
+                         (y1 - y0)[None], (x1 - x0)[None])
+        mixed = tf.where(mask, other_images, images)
+        # The label weight is the area actually pasted, after clipping at the border.
+        lam = 1.0 - tf.cast((y1 - y0) * (x1 - x0), tf.float32) / float(height * width)
+    return mixed, lam * onehot + (1.0 - lam) * other_labels
+
+
+def make_batch_augmenter(preset, *, num_classes: int, flip_allowed: bool = True):
+    """Build the batch function the pipeline maps.
+
+    Args:
+        preset: a name from :func:`list_augment_presets`, an :class:`AugmentPreset`, or None.
+        num_classes: number of classes (for one-hot labels when the preset mixes).
+        flip_allowed: False for data where a mirror image changes the class (digits).
+
+    Returns:
+        ``fn(images, labels, seed)``: ``images`` uint8 ``(B, H, W, C)``, ``labels`` int
+        ``(B,)``, ``seed`` an int32/int64 tensor of shape ``(2,)``. Returns float32 images
+        in [0, 255] and int32 labels ``(B,)``, or float32 ``(B, num_classes)`` mixed
+        one-hot labels when the preset mixes.
+
+    Raises:
+        ValueError: unknown preset.
+    """
+    import tensorflow as tf
+
+    preset = get_augment_preset(preset)
+    flip = preset.flip and flip_allowed
+
+    def augment(images, labels, seed):
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 5))
+        if preset.shift:
+            images = _shift(tf, images, preset.shift, seeds[0])
+        if flip:
+            images = _flip(tf, images, seeds[1])
+        if preset.erase:
+            images = _erase(tf, images, preset.erase, seeds[2])
+        images = tf.cast(images, tf.float32)
+        if preset.rotate or preset.zoom:
+            images = _rotate_zoom(tf, images, preset.rotate, preset.zoom, seeds[3])
+        labels = tf.cast(labels, tf.int32)
+        if preset.mixes_labels:
+            onehot = tf.one_hot(labels, num_classes, dtype=tf.float32)
+            images, labels = _mix(tf, images, onehot, preset, seeds[4])
+        return images, labels
+
+    return augment
+
+
+def make_keras_augmenter(preset, *, num_classes: int, flip_allowed: bool = True, seed=0):
+    """The same preset built from Keras 3 preprocessing layers (for speed comparison).
+
+    Returns:
+        ``fn(images, labels)`` with the same inputs/outputs as
+        :func:`make_batch_augmenter`'s function, minus the explicit seed (the layers
+        carry their own seed-generator state).
+    """
+    import keras
+    import tensorflow as tf
+
+    preset = get_augment_preset(preset)
+    layers = []
+    if preset.shift:
+        layers.append(keras.layers.RandomTranslation(
+            preset.shift, preset.shift, fill_mode="constant", interpolation="nearest",
+            seed=seed))
+    if preset.flip and flip_allowed:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
+    if preset.erase:
+        layers.append(keras.layers.RandomErasing(factor=preset.erase, scale=(0.02, 0.25),
+                                                 fill_value=0.0, value_range=(0, 255),
+                                                 seed=seed + 2))
+    if preset.rotate:
+        layers.append(keras.layers.RandomRotation(preset.rotate / 360.0, fill_mode="constant",
+                                                  seed=seed + 3))
+    if preset.zoom:
+        layers.append(keras.layers.RandomZoom(preset.zoom, fill_mode="constant", seed=seed + 4))
+    mixer = None
+    if preset.mixup:
+        mixer = keras.layers.MixUp(alpha=preset.mixup, seed=seed + 5)
+    elif preset.cutmix:
+        mixer = keras.layers.CutMix(factor=preset.cutmix, seed=seed + 5)
+
+    def augment(images, labels):
+        images = tf.cast(images, tf.float32)
+        for layer in layers:
+            images = layer(images, training=True)
+        labels = tf.cast(labels, tf.int32)
+        if mixer is not None:
+            out = mixer({"images": images,
+                         "labels": tf.one_hot(labels, num_classes, dtype=tf.float32)},
+                        training=True)
+            images, labels = out["images"], out["labels"]
+        return images, labels
+
+    return augment
