@@ -12,21 +12,35 @@ class UserError(Exception):
     """An error in what the user asked for; the CLI prints its message and exits 2."""
 
 
+def model_table(names, *, markdown=False):
+    """Returns the model table for `names` as text: aligned columns, or Markdown."""
+    from cnnzoo.registry import model_card
+
+    rows = [("name", "family", "params", "input", "classes", "reference")]
+    for name in names:
+        card = model_card(name)
+        rows.append((name, card.family, f"{card.num_params:,}",
+                     "x".join(str(d) for d in card.default_input), str(card.num_classes),
+                     card.reference))
+    if markdown:
+        lines = ["| " + " | ".join(row) + " |" for row in rows]
+        lines.insert(1, "|---|---|--:|---|--:|---|")
+        return "\n".join(lines)
+    rows = [row[:5] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.rjust(w) if i == 2 else cell.ljust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows)
+
+
 def _run_list(args):
-    from cnnzoo.registry import list_models, model_card
+    from cnnzoo.registry import list_models
 
     names = list_models(args.pattern)
     if not names:
         raise UserError(f"no model matches {args.pattern!r}; try `cnnzoo list` for all.")
-    rows = [("name", "family", "params", "input", "classes")]
-    for name in names:
-        card = model_card(name)
-        rows.append((name, card.family, f"{card.num_params:,}",
-                     "x".join(str(d) for d in card.default_input), str(card.num_classes)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.rjust(w) if i == 2 else cell.ljust(w)
-                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    print(model_table(names, markdown=args.markdown))
 
 
 def _add_list_command(subparsers):
@@ -35,7 +49,109 @@ def _add_list_command(subparsers):
         description="List registered models with trainable parameters at the default input.")
     parser.add_argument("pattern", nargs="?", default="*",
                         help="wildcard filter, e.g. 'resnet*' (default: all)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print a Markdown table with references (as in the README)")
     parser.set_defaults(handler=_run_list)
+
+
+def _one_line(error):
+    """Returns `error`'s message on one line (data errors list places on several)."""
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def _run_train(args):
+    from cnnzoo.training.job import train_job
+
+    changes = {"epochs": args.epochs, "batch_size": args.batch_size,
+               "learning_rate": args.learning_rate, "optimizer": args.optimizer,
+               "schedule": args.schedule, "augment": args.augment,
+               "validation_split": args.validation_split}
+    try:
+        train_job(args.model, args.dataset, workdir=args.workdir, export=args.export,
+                  seed=args.seed, data_dir=args.data_dir, limit=args.limit,
+                  steps_per_epoch=args.steps_per_epoch, distribute=args.distribute,
+                  mixed_precision=args.mixed_precision, recipe_changes=changes,
+                  verbose=1 if sys.stdout.isatty() else 2)
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
+        raise UserError(_one_line(error)) from None
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}")
+    return value
+
+
+def _add_train_command(subparsers):
+    parser = subparsers.add_parser(
+        "train", help="train a model with its recipe, evaluate it on the test split, export it",
+        description="Train MODEL on a dataset with the model's recipe (flags override it), "
+                    "resumably in a workdir; evaluate the best epoch on the test split and "
+                    "print the report; export it with --export.")
+    parser.add_argument("model", help="a registered model, e.g. mnist_cnn (see `cnnzoo list`)")
+    parser.add_argument("--dataset", required=True,
+                        help="fashion_mnist, mnist, cifar10, digits, fashion_mnist_sample, a "
+                             "folder... (fashion_mnist falls back to its shipped sample)")
+    parser.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
+    parser.add_argument("--batch-size", type=_positive_int, help="override the batch size")
+    parser.add_argument("--learning-rate", type=float, help="override the peak learning rate")
+    parser.add_argument("--optimizer", help="override the optimizer (adam, adamw, sgd...)")
+    parser.add_argument("--schedule", choices=["constant", "cosine", "step"],
+                        help="override the learning-rate schedule")
+    parser.add_argument("--augment", help="override the augmentation preset (none, light, "
+                                          "standard, strong, mixup, cutmix)")
+    parser.add_argument("--validation-split", type=float,
+                        help="share of the training split held out to pick the best epoch")
+    parser.add_argument("--workdir", help="run directory (default: runs/MODEL-DATASET); "
+                                          "rerunning resumes it")
+    parser.add_argument("--export", metavar="DIR", help="export the trained model here")
+    parser.add_argument("--seed", type=int, help="make the run reproducible")
+    parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
+    parser.add_argument("--distribute", default="auto",
+                        choices=["auto", "none", "mirrored", "multi_worker"],
+                        help="tf.distribute strategy (default: auto)")
+    parser.add_argument("--mixed-precision", default="auto",
+                        choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                        help="dtype policy (default: mixed on GPUs, float32 on CPUs)")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="use only the first N examples of each split (quick runs)")
+    parser.add_argument("--steps-per-epoch", type=_positive_int,
+                        help="cap the steps of each epoch (quick runs)")
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_evaluate(args):
+    from cnnzoo.training import evaluate, load_model
+    from cnnzoo.training.job import load_split
+    from cnnzoo.training.workdir import write_json
+
+    try:
+        model = load_model(args.model_path)
+        data = load_split(args.dataset, args.split, data_dir=args.data_dir,
+                          batch_size=args.batch_size, limit=args.limit)
+        result = evaluate(model, data)
+    except (ValueError, FileNotFoundError) as error:
+        raise UserError(_one_line(error)) from None
+    print(result["report"])
+    if args.output:
+        write_json(args.output, result)
+        print(f"wrote {args.output}")
+
+
+def _add_evaluate_command(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="evaluate a trained model on a dataset split",
+        description="Print loss, accuracy, top-5 accuracy, per-class accuracy and the "
+                    "confusion matrix of a trained model on a dataset split.")
+    parser.add_argument("model_path", help="a .keras file, or a training workdir (its best.keras)")
+    parser.add_argument("--dataset", required=True, help="the dataset to evaluate on")
+    parser.add_argument("--split", default="test", help="the split (default: test)")
+    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
+    parser.add_argument("--limit", type=_positive_int, help="only the first N examples")
+    parser.add_argument("--output", help="also write the result as JSON to this file")
+    parser.set_defaults(handler=_run_evaluate)
 
 
 def build_parser():
@@ -45,6 +161,8 @@ def build_parser():
                                    "train, evaluate, export, predict and serve.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_list_command(subparsers)
+    _add_train_command(subparsers)
+    _add_evaluate_command(subparsers)
     return parser
 
 
