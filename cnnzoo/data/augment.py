@@ -5,15 +5,18 @@ zoom, erase, MixUp or CutMix. :func:`make_batch_augmenter` turns a preset into a
 function ``(uint8 images, int labels, seed) -> (float32 images, labels)`` that the
 pipeline maps over batches.
 
-Why plain TensorFlow ops and not Keras preprocessing layers: on our presets
-(128 images of 28x28x1 per batch, inside tf.data) the Keras 3 layers
-(RandomTranslation, RandomFlip, RandomRotation, RandomZoom, RandomErasing, MixUp,
-CutMix) measured several times slower than these ops (``python bench/bench_pipeline.py
---compare-keras`` prints both; figures in the README's Data section), as keras issues
-20283 and 23245 report. The ops here also take their randomness from an explicit
-per-batch seed (stateless ops), so batches are identical run after run even with
-parallel map calls, which a layer's internal seed-generator state cannot promise.
-:func:`make_keras_augmenter` builds the Keras-layer equivalent, kept for that comparison.
+Why plain TensorFlow ops and not Keras preprocessing layers (measured, not assumed;
+``python bench/bench_pipeline.py --compare-keras``, 128 images of 28x28x1 per batch
+inside tf.data on our 2-CPU machine, interleaved medians): the equivalent Keras 3
+layers (RandomTranslation, RandomFlip, RandomErasing, RandomRotation, RandomZoom,
+MixUp, CutMix) were never faster. For shift + flip they were about even to 2x slower;
+for "strong" 1.6x to 5x slower, since each layer resamples the batch separately where
+we fold shift, flip, rotation and zoom into one projective transform per batch (keras
+issues 20283 and 23245 report the same gap). The second reason is reproducibility:
+these ops take their randomness from an explicit per-batch seed (stateless ops), so
+batches are identical run after run even with parallel map calls, which a layer's
+internal seed-generator state cannot promise. :func:`make_keras_augmenter` builds
+the Keras-layer equivalent of each preset, kept for that comparison.
 
 Presets know the data: horizontal flips are skipped for digits and characters
 (``flip=False``, set from the dataset name by the pipeline).
@@ -126,42 +129,44 @@ def get_augment_preset(preset: str | AugmentPreset | None) -> AugmentPreset:
 
 # ---- TensorFlow batch ops ----------------------------------------------------------------
 
-def _shift(tf, images, fraction, seed):
-    """Zero-pad by p pixels and crop back at a random offset per image: an integer shift."""
-    height, width = images.shape[1], images.shape[2]
-    pad = max(1, int(round(fraction * min(height, width))))
-    batch = tf.shape(images)[0]
-    offsets = tf.random.stateless_uniform([batch, 2], seed, 0, 2 * pad + 1, dtype=tf.int32)
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    rows = offsets[:, :1] + tf.range(height)[None]
-    cols = offsets[:, 1:] + tf.range(width)[None]
-    # Two batched gathers move bytes only; no interpolation, so uint8 stays exact.
-    out = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(out, cols, axis=2, batch_dims=1)
+def _geometry(tf, images, preset, flip, seed):
+    """Shift, flip, rotate and zoom each image with one projective-transform op per batch.
 
-
-def _flip(tf, images, seed):
-    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed) < 0.5
-    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
-
-
-def _rotate_zoom(tf, images, degrees, zoom, seed):
-    """One bilinear affine warp per image (rotation and zoom combined: one resample)."""
+    Every geometric step is folded into one affine map per image, so the batch is
+    resampled once. Without rotation or zoom the map is an integer shift (and maybe a
+    mirror), sampled NEAREST on uint8: exact pixels, the same as zero-pad + random crop.
+    """
     height, width = images.shape[1], images.shape[2]
     batch = tf.shape(images)[0]
-    seed_angle, seed_zoom = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    angle = tf.random.stateless_uniform([batch], seed_angle, -1.0, 1.0) * (degrees * math.pi / 180)
-    scale = 1.0 + tf.random.stateless_uniform([batch], seed_zoom, -zoom, zoom)
+    seed_shift, seed_flip, seed_angle, seed_zoom = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 4))
+    zeros = tf.zeros([batch])
+    if preset.shift:
+        pad = max(1, int(round(preset.shift * min(height, width))))
+        shift = tf.cast(tf.random.stateless_uniform(
+            [batch, 2], seed_shift, -pad, pad + 1, dtype=tf.int32), tf.float32)
+        dx, dy = shift[:, 0], shift[:, 1]
+    else:
+        dx = dy = zeros
+    mirror = tf.where(tf.random.stateless_uniform([batch], seed_flip) < 0.5, -1.0, 1.0) \
+        if flip else 1.0 + zeros
+    angle = tf.random.stateless_uniform([batch], seed_angle, -1.0, 1.0) \
+        * (preset.rotate * math.pi / 180.0)
+    scale = 1.0 + tf.random.stateless_uniform([batch], seed_zoom, -preset.zoom, preset.zoom)
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    zeros = tf.zeros_like(cos)
-    # Output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2): rotate and
-    # scale about the image centre.
-    transforms = tf.stack([cos, -sin, cx - cos * cx + sin * cy,
-                           sin, cos, cy - sin * cx - cos * cy, zeros, zeros], axis=1)
+    # Output pixel p samples input A (p - c) + c + d: mirror, rotate and scale about the
+    # centre c, then shift by d.
+    transforms = tf.stack([a0, a1, cx + dx - a0 * cx - a1 * cy,
+                           b0, b1, cy + dy - b0 * cx - b1 * cy, zeros, zeros], axis=1)
+    smooth = bool(preset.rotate or preset.zoom)
+    if smooth:
+        images = tf.cast(images, tf.float32)
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=transforms, output_shape=[height, width],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+        fill_value=0.0, interpolation="BILINEAR" if smooth else "NEAREST",
+        fill_mode="CONSTANT")
 
 
 def _box_mask(tf, batch, height, width, y0, x0, box_h, box_w):
@@ -247,20 +252,17 @@ def make_batch_augmenter(preset, *, num_classes: int, flip_allowed: bool = True)
     flip = preset.flip and flip_allowed
 
     def augment(images, labels, seed):
-        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 5))
-        if preset.shift:
-            images = _shift(tf, images, preset.shift, seeds[0])
-        if flip:
-            images = _flip(tf, images, seeds[1])
+        seed_geometry, seed_erase, seed_mix = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3))
         if preset.erase:
-            images = _erase(tf, images, preset.erase, seeds[2])
+            images = _erase(tf, images, preset.erase, seed_erase)
+        if preset.shift or flip or preset.rotate or preset.zoom:
+            images = _geometry(tf, images, preset, flip, seed_geometry)
         images = tf.cast(images, tf.float32)
-        if preset.rotate or preset.zoom:
-            images = _rotate_zoom(tf, images, preset.rotate, preset.zoom, seeds[3])
         labels = tf.cast(labels, tf.int32)
         if preset.mixes_labels:
             onehot = tf.one_hot(labels, num_classes, dtype=tf.float32)
-            images, labels = _mix(tf, images, onehot, preset, seeds[4])
+            images, labels = _mix(tf, images, onehot, preset, seed_mix)
         return images, labels
 
     return augment
