@@ -12,5 +12,6 @@ from cnnzoo.models import (build_alexnet_lite, build_lenet5, build_mnist_cnn, bu
                            build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
                            compile_classifier, make_optimizer)
 from cnnzoo.registry import ModelCard, build, list_models, model_card
+from cnnzoo.training import Recipe, evaluate, fit, get_recipe
 
 __version__ = "0.1.0"

@@ -1,0 +1,23 @@
+"""cnnzoo.training: `fit` and `evaluate`, recipes, schedules, callbacks and strategies.
+
+    fit.py           fit: train into a resumable run directory
+    evaluate.py      evaluate: loss, accuracy, per-class accuracy, confusion matrix, report
+    recipes.py       the default recipe of every registered model
+    schedules.py     learning-rate schedules (cosine with warm-up, step)
+    callbacks.py     checkpoints, history, resume and the NaN guard
+    strategy.py      tf.distribute strategies from one `distribute` argument
+    precision.py     mixed precision and XLA per device
+    determinism.py   seeded, deterministic runs
+    inputs.py        the data forms accepted, and the checks before training
+    workdir.py       the run directory's files, written atomically
+"""
+
+from cnnzoo.training.determinism import make_deterministic
+from cnnzoo.training.evaluate import confusion_matrix, evaluate, format_report, load_model
+from cnnzoo.training.fit import fit
+from cnnzoo.training.recipes import Recipe, get_recipe
+from cnnzoo.training.schedules import make_schedule
+from cnnzoo.training.strategy import make_strategy
+
+__all__ = ["Recipe", "confusion_matrix", "evaluate", "fit", "format_report", "get_recipe",
+           "load_model", "make_deterministic", "make_schedule", "make_strategy"]

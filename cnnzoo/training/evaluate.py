@@ -1,0 +1,162 @@
+"""`evaluate`: how good a trained classifier is, from one pass of predictions.
+
+Loss, accuracy, top-5 accuracy, per-class accuracy and the confusion matrix are all
+computed with NumPy from the predicted probabilities, so they agree with each other
+exactly and work for any Keras backend.
+"""
+
+import numpy as np
+
+from cnnzoo.training import inputs
+
+# Keras clips probabilities to [eps, 1 - eps] before the log; the same here keeps the loss
+# equal to the compiled loss (without label smoothing).
+_EPSILON = 1e-7
+
+
+def load_model(path):
+    """Returns the Keras model saved at `path` (a `.keras` file, or a workdir's best.keras).
+
+    Raises:
+        FileNotFoundError: no such file, or a directory without best.keras / last.keras.
+    """
+    import pathlib
+
+    import keras
+
+    import cnnzoo  # noqa: F401  registers cnnzoo's losses and metrics for deserialisation
+
+    path = pathlib.Path(path)
+    if path.is_dir():
+        for name in ("best.keras", "last.keras", "model.keras"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise FileNotFoundError(
+                f"{str(path)!r} is a directory without best.keras, last.keras or model.keras; "
+                "pass a .keras file or a training workdir.")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {str(path)!r}; pass a .keras file or a "
+                                "training workdir such as runs/mnist_cnn-fashion_mnist.")
+    return keras.saving.load_model(path)
+
+
+def _predict(model, data, batch_size):
+    """Returns `(probabilities, class ids)` over the whole of `data`."""
+    if data.is_arrays:
+        images, labels = data.data
+        batches = ((images[i:i + batch_size], labels[i:i + batch_size])
+                   for i in range(0, len(images), batch_size))
+    else:
+        batches = (batch[:2] for batch in data.data.as_numpy_iterator())
+    probabilities, class_ids = [], []
+    for images, labels in batches:
+        probabilities.append(np.asarray(model.predict_on_batch(images), dtype=np.float64))
+        labels = np.asarray(labels)
+        class_ids.append(labels.argmax(-1) if labels.ndim == 2 and labels.shape[-1] > 1
+                         else labels.reshape(-1))
+    return np.concatenate(probabilities), np.concatenate(class_ids).astype(np.int64)
+
+
+def confusion_matrix(true_ids, predicted_ids, num_classes):
+    """Returns the `num_classes` x `num_classes` counts: row = true class, column = predicted.
+
+    Example:
+        >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
+        [[1, 0], [1, 1]]
+    """
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (true_ids, predicted_ids), 1)
+    return matrix
+
+
+def evaluate(model, data, *, class_names=None, batch_size=256):
+    """Evaluates the classifier `model` on `data` and returns a dict of results.
+
+    Args:
+        model: a `keras.Model` taking raw pixels, or a path (`.keras` file or workdir).
+        data: a `tf.data.Dataset` of `(images, labels)`, the `(dataset, info)` pair from
+            `cnnzoo.load_dataset`, or arrays `(images, labels)`.
+        class_names: names for the report (default: the info's, else "0".."K-1").
+        batch_size: the batch size for array data.
+
+    Returns:
+        A dict: `loss`, `accuracy`, `top5_accuracy` (more than 5 classes only),
+        `per_class_accuracy` (a dict from class name to accuracy, None for a class with
+        no examples), `confusion_matrix` (a list of lists, row = true class),
+        `class_names`, `num_examples`, `dataset` and `split` (when known), and `report`,
+        the results as printable text.
+
+    Raises:
+        ValueError: data the model cannot take (see `cnnzoo.training.inputs.check_batch`),
+            or no examples.
+        FileNotFoundError: a model path with no model.
+
+    Example:
+        >>> import numpy as np, cnnzoo
+        >>> model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3)
+        >>> x, y = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+        >>> result = cnnzoo.evaluate(model, (x, y))
+        >>> result["num_examples"], sum(map(sum, result["confusion_matrix"]))
+        (6, 6)
+    """
+    if not hasattr(model, "predict_on_batch"):
+        model = load_model(model)
+    data = inputs.as_data(data, argument="data")
+    num_classes = model.output_shape[-1]
+    images, labels = inputs.first_batch(data)
+    inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
+                       num_classes=num_classes, model_name=model.name, argument="data")
+    class_names = tuple(class_names or data.class_names or
+                        (str(i) for i in range(num_classes)))
+    probabilities, true_ids = _predict(model, data, batch_size)
+    if not len(true_ids):
+        raise ValueError("data has no examples to evaluate.")
+    inputs.check_batch(images, true_ids, input_shape=model.input_shape[1:],
+                       num_classes=num_classes, model_name=model.name, argument="data")
+    predicted_ids = probabilities.argmax(-1)
+    matrix = confusion_matrix(true_ids, predicted_ids, num_classes)
+    clipped = np.clip(probabilities / probabilities.sum(-1, keepdims=True),
+                      _EPSILON, 1 - _EPSILON)
+    result = {
+        "loss": float(-np.log(clipped[np.arange(len(true_ids)), true_ids]).mean()),
+        "accuracy": float(np.trace(matrix) / matrix.sum()),
+    }
+    if num_classes > 5:
+        top5 = np.argsort(-probabilities, axis=-1, kind="stable")[:, :5]
+        result["top5_accuracy"] = float((top5 == true_ids[:, None]).any(-1).mean())
+    per_class_counts = matrix.sum(1)
+    result["per_class_accuracy"] = {
+        name: (float(matrix[i, i] / per_class_counts[i]) if per_class_counts[i] else None)
+        for i, name in enumerate(class_names)}
+    result["confusion_matrix"] = matrix.tolist()
+    result["class_names"] = list(class_names)
+    result["num_examples"] = int(matrix.sum())
+    if data.info is not None:
+        result["dataset"], result["split"] = data.info.name, data.info.split
+    result["report"] = format_report(result)
+    return result
+
+
+def format_report(result):
+    """Returns `evaluate`'s result as text: the totals, per-class accuracy, the matrix."""
+    where = (f" on {result['dataset']}/{result['split']}" if result.get("dataset") else "")
+    lines = [f"{result['num_examples']} examples{where}: accuracy {result['accuracy']:.4f}"
+             + (f", top-5 accuracy {result['top5_accuracy']:.4f}"
+                if "top5_accuracy" in result else "")
+             + f", loss {result['loss']:.4f}"]
+    names = result["class_names"]
+    width = max(len(name) for name in names)
+    matrix = result["confusion_matrix"]
+    lines.append(f"{'class'.ljust(width)}  accuracy  examples")
+    for index, name in enumerate(names):
+        accuracy = result["per_class_accuracy"][name]
+        shown = f"{accuracy:8.4f}" if accuracy is not None else "       -"
+        lines.append(f"{name.ljust(width)}  {shown}  {sum(matrix[index]):8d}")
+    cell = max(4, len(str(max(max(row) for row in matrix))) + 1)
+    lines.append("confusion matrix (rows: true class, columns: predicted, in class order):")
+    lines.append(" " * (width + 1) + "".join(str(i).rjust(cell) for i in range(len(names))))
+    for name, row in zip(names, matrix):
+        lines.append(name.ljust(width + 1) + "".join(str(count).rjust(cell) for count in row))
+    return "\n".join(lines)

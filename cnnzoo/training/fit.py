@@ -1,0 +1,266 @@
+"""`fit`: train a zoo model into a run directory, resumably.
+
+It reads as the steps it takes: seed, resolve the data, choose the strategy, build (or
+take) the model inside its scope with the schedule, check the data against the model and
+the workdir, record the run, train with the callbacks, record the result.
+"""
+
+import pathlib
+import platform
+
+import keras
+
+from cnnzoo.training import callbacks as run_callbacks
+from cnnzoo.training import inputs
+from cnnzoo.training import workdir as run_files
+from cnnzoo.training.determinism import make_deterministic
+from cnnzoo.training.precision import dtype_policy, resolve_jit_compile, resolve_mixed_precision
+from cnnzoo.training.schedules import make_schedule
+from cnnzoo.training.strategy import is_chief, make_strategy, num_replicas, strategy_scope
+
+
+def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
+        optimizer=None, learning_rate=None, schedule="constant", warmup_epochs=0,
+        weight_decay=None, label_smoothing=None, early_stopping=None,
+        reduce_lr_on_plateau=None, distribute="auto", mixed_precision="auto",
+        jit_compile="auto", seed=None, batch_size=128, steps_per_epoch=None,
+        build_kwargs=None, run_info=None, tensorboard="auto", callbacks=(), verbose="auto"):
+    """Trains `model` on `train` for `epochs` and returns the Keras `History`.
+
+    The trained model is `history.model`. Running the same call again after an interrupt
+    resumes after the last finished epoch; after a finished run it trains nothing, and a
+    larger `epochs` trains on.
+
+    Args:
+        model: a registry name such as "mnist_cnn" (built inside the strategy's scope at
+            the data's image shape and number of classes), or a compiled `keras.Model`.
+        train: a `tf.data.Dataset` of `(images, labels)` batches, the `(dataset, info)`
+            pair from `cnnzoo.load_dataset`, or arrays `(images, labels)`.
+        validation: the same forms, or None. It picks `best.keras`.
+        epochs: the total number of epochs of the run.
+        workdir: the run directory (see `cnnzoo.training.workdir`).
+        num_classes: the classes to build for (default: from the data's info or one-hot
+            labels); only with a model name.
+        optimizer, learning_rate, weight_decay, label_smoothing: compile settings (see
+            `cnnzoo.compile_classifier`); a given model is recompiled when any is set.
+        schedule, warmup_epochs: "constant", "cosine" (with warm-up) or "step" (see
+            `make_schedule`), applied to `learning_rate`.
+        early_stopping, reduce_lr_on_plateau: None or a patience in epochs.
+        distribute: "auto", "none", "mirrored", "multi_worker" or a tf.distribute strategy.
+        mixed_precision: "auto" (mixed on GPUs, float32 on CPUs), "float32",
+            "mixed_float16" or "mixed_bfloat16"; applies when building by name.
+        jit_compile: "auto" (XLA on GPUs only), True or False.
+        seed: an integer for a reproducible run (seeds and deterministic ops), or None.
+        batch_size: the batch size for array data (datasets come batched).
+        steps_per_epoch: cap the steps of each epoch (quick runs).
+        build_kwargs: more keyword arguments for `cnnzoo.build` (family options).
+        run_info: more fields for `run.json` (dataset name, recipe...).
+        tensorboard: write TensorBoard logs under `tensorboard/`: True, False or "auto"
+            (when the `tensorboard` package is installed).
+        callbacks: more Keras callbacks.
+        verbose: Keras's verbosity ("auto": progress bars).
+
+    Returns:
+        The `keras.callbacks.History` of the epochs trained in this call.
+
+    Raises:
+        ValueError: bad arguments, data whose image shape or labels disagree with the
+            model, a workdir holding another model's run, or a resume with fewer epochs.
+        FloatingPointError: the loss became NaN or infinite; the message says what to try.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; received epochs={epochs!r}.")
+    if seed is not None:
+        make_deterministic(seed)
+    train_data = inputs.as_data(train, argument="train")
+    validation_data = inputs.as_data(validation, argument="validation") if validation else None
+    images, labels = inputs.first_batch(train_data)
+    num_classes = num_classes or inputs.infer_num_classes(train_data, labels)
+
+    strategy = _strategy_for(model, distribute)
+    compile_settings = _compile_settings(
+        optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
+        label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
+        epochs=epochs, steps_per_epoch=steps_per_epoch or inputs.steps_per_epoch_of(
+            train_data, batch_size), reduce_lr_on_plateau=reduce_lr_on_plateau)
+    policy = resolve_mixed_precision(mixed_precision)
+    jit = resolve_jit_compile(jit_compile)
+    model_name = model if isinstance(model, str) else model.name
+    with strategy_scope(strategy):
+        model = _build_or_compile(model, image_shape=tuple(images.shape[1:]),
+                                  num_classes=num_classes, policy=policy, jit_compile=jit,
+                                  compile_settings=compile_settings,
+                                  build_kwargs=build_kwargs or {})
+    num_classes = model.output_shape[-1]
+    inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
+                       num_classes=num_classes, model_name=model_name)
+    if validation_data is not None:
+        inputs.check_batch(*inputs.first_batch(validation_data),
+                           input_shape=model.input_shape[1:], num_classes=num_classes,
+                           model_name=model_name, argument="validation")
+
+    workdir = _worker_dir(pathlib.Path(workdir), strategy)
+    done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs)
+    run_files.update_run(workdir, **_run_record(
+        model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
+                                                                      batch_size),
+        seed=seed, policy=policy, jit_compile=jit, strategy=strategy, schedule=schedule,
+        warmup_epochs=warmup_epochs, build_kwargs=build_kwargs, compile_settings={
+            "optimizer": optimizer, "learning_rate": learning_rate,
+            "weight_decay": weight_decay, "label_smoothing": label_smoothing},
+        input_shape=model.input_shape[1:], num_classes=num_classes, run_info=run_info))
+
+    monitor = "val_accuracy" if validation_data is not None else "accuracy"
+    run_callbacks_list, nan_guard = run_callbacks.make_callbacks(
+        workdir, monitor=monitor, mode="max", resuming=done > 0,
+        early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
+        tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
+    history = _train(model, train_data, validation_data, epochs=epochs, batch_size=batch_size,
+                     steps_per_epoch=steps_per_epoch, callbacks=run_callbacks_list + list(
+                         callbacks), verbose=verbose)
+    if nan_guard.message:
+        run_files.update_run(workdir, status="diverged", error=nan_guard.message)
+        raise FloatingPointError(nan_guard.message)
+    _record_result(workdir, monitor)
+    return history
+
+
+def _strategy_for(model, distribute):
+    """Returns the strategy to build and train under (None: one device)."""
+    if isinstance(model, str):
+        return make_strategy(distribute)
+    if distribute in ("auto", "none"):
+        return None  # a model built elsewhere lives where it was built
+    raise ValueError(
+        f"distribute={distribute!r} needs fit to build the model inside the strategy's "
+        f"scope; pass the model by name (e.g. {model.name!r} if registered) instead of a "
+        "keras.Model, or build and compile it inside strategy.scope() yourself.")
+
+
+def _compile_settings(*, optimizer, learning_rate, weight_decay, label_smoothing, schedule,
+                      warmup_epochs, epochs, steps_per_epoch, reduce_lr_on_plateau):
+    """Returns the compile keyword arguments that were set, with the schedule made."""
+    if reduce_lr_on_plateau is not None and schedule != "constant":
+        raise ValueError(f"reduce_lr_on_plateau changes the learning rate itself and needs "
+                         f"schedule='constant'; received schedule={schedule!r}.")
+    settings = {key: value for key, value in {
+        "optimizer": optimizer, "weight_decay": weight_decay,
+        "label_smoothing": label_smoothing}.items() if value is not None}
+    if learning_rate is not None or schedule != "constant":
+        if learning_rate is None:
+            learning_rate = _default_learning_rate(optimizer)
+        if schedule != "constant" and not steps_per_epoch:
+            raise ValueError(f"schedule={schedule!r} needs the length of an epoch; this dataset "
+                             "cannot tell it, so pass steps_per_epoch=.")
+        settings["learning_rate"] = make_schedule(
+            schedule, learning_rate, epochs=epochs, steps_per_epoch=steps_per_epoch or 1,
+            warmup_epochs=warmup_epochs)
+    return settings
+
+
+def _default_learning_rate(optimizer):
+    from cnnzoo.models.compile import OPTIMIZERS
+
+    return OPTIMIZERS.get(optimizer or "adam", (None, 1e-3))[1]
+
+
+def _build_or_compile(model, *, image_shape, num_classes, policy, jit_compile,
+                      compile_settings, build_kwargs):
+    """Returns the compiled model: built by name under `policy`, or the given one."""
+    if isinstance(model, str):
+        from cnnzoo.registry import build
+
+        if num_classes is None:
+            raise ValueError("the number of classes is unknown: the data has integer labels "
+                             "and no info; pass num_classes= or the (dataset, info) pair.")
+        with dtype_policy(policy):
+            return build(model, input_shape=image_shape, num_classes=num_classes,
+                         jit_compile=jit_compile, **compile_settings, **build_kwargs)
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a registry name or a keras.Model; received "
+                         f"{type(model).__name__}.")
+    if build_kwargs:
+        raise ValueError(f"build_kwargs={build_kwargs} apply to a model given by name; "
+                         f"received a built keras.Model ({model.name!r}).")
+    if compile_settings or not model.compiled:
+        from cnnzoo.models.compile import compile_classifier
+
+        compile_classifier(model, jit_compile=jit_compile, **compile_settings)
+    return model
+
+
+def _worker_dir(workdir, strategy):
+    """Returns where this process writes: the workdir, or a subfolder on non-chief workers."""
+    if is_chief(strategy):
+        return workdir
+    # Non-chief workers train in step with the chief but must not overwrite its files.
+    return workdir / "workers" / f"worker{strategy.cluster_resolver.task_id}"
+
+
+def _batch_size(images, data, batch_size):
+    return batch_size if data.is_arrays else int(images.shape[0])
+
+
+def _versions():
+    import importlib.metadata
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__,
+                "backend": keras.backend.backend()}
+    for package in ("cnnzoo", "tensorflow"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compile, strategy,
+                schedule, warmup_epochs, build_kwargs, compile_settings, input_shape,
+                num_classes, run_info):
+    """Returns the fields `run.json` records when a run starts or resumes."""
+    info = data.info
+    record = {
+        "model": model_name, "status": "running", "epochs": epochs, "batch_size": batch_size,
+        "seed": seed, "input_shape": list(input_shape), "num_classes": num_classes,
+        "dataset": info.name if info is not None else None,
+        "class_names": list(info.class_names) if info is not None else None,
+        "build_kwargs": build_kwargs or {},
+        "training": {**{k: v for k, v in compile_settings.items()}, "schedule": schedule,
+                     "warmup_epochs": warmup_epochs, "mixed_precision": policy,
+                     "jit_compile": jit_compile, "replicas": num_replicas(strategy)},
+        "versions": _versions(),
+    }
+    record.update(run_info or {})
+    return record
+
+
+def _nan_advice(learning_rate, policy):
+    lr = f" (now {learning_rate})" if learning_rate is not None else ""
+    precision = (" or mixed_precision='float32'" if policy != "float32" else "")
+    return (f"Try a lower learning_rate{lr}, a warm-up (schedule='cosine', warmup_epochs=1)"
+            f"{precision}, and check the images for NaN values; best.keras and last.keras "
+            "hold the last good epoch.")
+
+
+def _train(model, train, validation, *, epochs, batch_size, steps_per_epoch, callbacks,
+           verbose):
+    """Runs `model.fit` on datasets or arrays; returns its History."""
+    x, y = train.data if train.is_arrays else (train.data, None)
+    if steps_per_epoch and not train.is_arrays:
+        x = x.repeat()  # a capped epoch continues where the last one stopped
+    # Datasets come shuffled by cnnzoo.data; Keras would only warn that it cannot.
+    arguments = {"batch_size": batch_size, "shuffle": True} if train.is_arrays else {
+        "shuffle": False}
+    return model.fit(x, y, validation_data=validation.data if validation else None,
+                     epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                     verbose=verbose, **arguments)
+
+
+def _record_result(workdir, monitor):
+    """Adds the finished run's last and best epoch metrics to `run.json`."""
+    rows = run_callbacks.read_history(workdir / run_files.HISTORY_FILE)
+    best = max(rows, key=lambda r: r.get(monitor, float("-inf")), default=None)
+    run_files.update_run(workdir, status="finished",
+                         finished_epochs=int(rows[-1]["epoch"]) if rows else 0,
+                         final_metrics=rows[-1] if rows else None, best_epoch_metrics=best,
+                         monitor=monitor)

@@ -1,0 +1,128 @@
+"""The run directory: atomic writes, `run.json`, and the checks before a run reuses one.
+
+A workdir holds one training run (nanoGPT's habit: checkpoints know how they were made):
+
+    run.json          model, build settings, dataset, recipe, versions, and the results
+    best.keras        the full model at the best validation epoch
+    last.keras        the full model after the last finished epoch
+    history.csv       one row of metrics per finished epoch
+    tensorboard/      TensorBoard logs
+    backup/           BackupAndRestore's state, for resuming after an interrupt
+    evaluation.json   `cnnzoo.evaluate`'s result on the test split (written by the CLI)
+
+Every file is written to a temporary name beside its target and moved into place with
+`os.replace`, so an interrupt never leaves a half-written file under a final name.
+"""
+
+import json
+import os
+import pathlib
+import tempfile
+
+RUN_FILE = "run.json"
+BEST_MODEL = "best.keras"
+LAST_MODEL = "last.keras"
+HISTORY_FILE = "history.csv"
+EVALUATION_FILE = "evaluation.json"
+TENSORBOARD_DIR = "tensorboard"
+BACKUP_DIR = "backup"
+_BACKUP_STATE = "training_metadata.json"   # written by keras.callbacks.BackupAndRestore
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to `path` through a temporary file and `os.replace`; returns the path."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path, data):
+    """Writes `data` as indented JSON, atomically; returns the path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = write_json(pathlib.Path(tempfile.mkdtemp()) / "a.json", {"epochs": 3})
+        >>> read_json(path)
+        {'epochs': 3}
+    """
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path):
+    """Returns the JSON object in `path`, or None when there is no such file."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save_model_atomically(model, path):
+    """Saves the full `model` as a `.keras` file at `path`, atomically; returns the path."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keras picks the format from the suffix, so the temporary name must end in .keras.
+    temporary = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_run(workdir):
+    """Returns the run record in `<workdir>/run.json`, or None when there is none."""
+    return read_json(pathlib.Path(workdir) / RUN_FILE)
+
+
+def update_run(workdir, **fields):
+    """Adds `fields` to `<workdir>/run.json` (creating it) and returns the new record."""
+    record = read_run(workdir) or {}
+    record.update(fields)
+    write_json(pathlib.Path(workdir) / RUN_FILE, record)
+    return record
+
+
+def finished_epochs(workdir):
+    """Returns the number of epochs the backup in `workdir` holds (0 when none)."""
+    state = read_json(pathlib.Path(workdir) / BACKUP_DIR / _BACKUP_STATE)
+    return int(state["epoch"]) if state else 0
+
+
+def check_workdir(workdir, *, model_name, epochs):
+    """Checks that a new run or a resume may use `workdir`; returns the epochs already done.
+
+    Raises:
+        ValueError: the workdir holds a run of another model, or a resume asks for fewer
+            epochs than the run was started with (its schedule and its finished epochs
+            would no longer agree).
+    """
+    workdir = pathlib.Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise ValueError(f"workdir={str(workdir)!r} is a file, not a directory. Choose a "
+                         "directory for the run's checkpoints and logs.")
+    record = read_run(workdir)
+    done = finished_epochs(workdir)
+    if record is None:
+        return done
+    if record.get("model") != model_name:
+        raise ValueError(
+            f"workdir {str(workdir)!r} holds a run of model {record.get('model')!r}; "
+            f"received model {model_name!r}. Choose another workdir, or delete this one "
+            "to start over.")
+    started_with = record.get("epochs")
+    if done and started_with is not None and epochs < started_with:
+        raise ValueError(
+            f"workdir {str(workdir)!r} holds a run started with epochs={started_with} that has "
+            f"finished {done}; received epochs={epochs}. Resume with epochs>={started_with}, "
+            "or choose a new workdir.")
+    return done
