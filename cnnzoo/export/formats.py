@@ -1,0 +1,109 @@
+"""`export_model`: one entry point for every export format."""
+
+import pathlib
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from cnnzoo.export.atomic import atomic_output
+from cnnzoo.export.saved_model import check_classifier, export_saved_model
+from cnnzoo.export.signatures import plain_function
+
+FORMATS = ("saved_model", "keras", "tflite", "tflite_float16", "tflite_int8", "onnx")
+_SUFFIXES = {"keras": ".keras", "tflite": ".tflite", "tflite_float16": ".tflite",
+             "tflite_int8": ".tflite", "onnx": ".onnx"}
+
+
+def export_model(model, path, *, format="saved_model", class_names=None, overwrite=False,
+                 metadata=None, version=None):
+    """Exports `model` to `path` in `format`; returns the written path.
+
+    Formats:
+
+    - `saved_model`: `export_saved_model` (serving signatures, model card; `version`
+      writes TF Serving's `path/<version>` layout);
+    - `keras`: the Keras model file (`.keras`), to load with `keras.saving.load_model`;
+    - `tflite`, `tflite_float16`, `tflite_int8`: a LiteRT flatbuffer (`.tflite`) whose
+      `serving_default` signature takes uint8 `images` `[batch, H, W, C]` and returns
+      `probabilities` and `class_ids`; float32 weights, float16 weights, or dynamic-range
+      int8 weights (float activations);
+    - `onnx`: Keras's own `model.export(format="onnx")` (needs `tf2onnx` and `onnx`);
+      takes the model's float32 `images` in [0, 255].
+
+    Every format is written to a temporary sibling and renamed into place.
+
+    Raises:
+        ValueError: an unknown format, a file name without the format's suffix, or what
+            `export_saved_model` refuses; `class_names`/`metadata`/`version` for formats
+            that do not store them.
+        FileExistsError, NotADirectoryError: as `export_saved_model`, before writing.
+        ImportError: `onnx` without its packages.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose one of {list(FORMATS)}.")
+    if format == "saved_model":
+        return export_saved_model(model, path, class_names=class_names, overwrite=overwrite,
+                                  metadata=metadata, version=version)
+    check_classifier(model)
+    stored_only_in_saved_model = {"class_names": class_names, "metadata": metadata,
+                                  "version": version}
+    given = sorted(k for k, v in stored_only_in_saved_model.items() if v is not None)
+    if given:
+        raise ValueError(f"{given} are stored only in SavedModel exports; format={format!r} "
+                         "keeps none of them. Leave them out or use format='saved_model'.")
+    path = pathlib.Path(path)
+    if path.suffix != _SUFFIXES[format]:
+        raise ValueError(f"format {format!r} writes a {_SUFFIXES[format]} file; received "
+                         f"path {str(path)!r}. Use e.g. {path.stem + _SUFFIXES[format]!r}.")
+    with atomic_output(path, overwrite=overwrite, is_dir=False) as staging:
+        if format == "keras":
+            model.save(staging)
+        elif format == "onnx":
+            _export_onnx(model, staging)
+        else:
+            staging.write_bytes(tflite_bytes(model, quantization=format[len("tflite_"):]
+                                             or None))
+    return path.expanduser().absolute()
+
+
+def tflite_bytes(model, *, quantization=None):
+    """Returns the LiteRT flatbuffer of `model`'s uint8 serving function.
+
+    Args:
+        quantization: None (float32), `"float16"` (float16 weights) or `"int8"`
+            (dynamic-range: int8 weights, float activations; no calibration data needed).
+
+    Raises:
+        ValueError: an unknown quantization.
+    """
+    if quantization not in (None, "float16", "int8"):
+        raise ValueError(f"quantization must be None, 'float16' or 'int8'; received "
+                         f"{quantization!r}.")
+    function, input_signature = plain_function(model)
+    with tempfile.TemporaryDirectory() as scratch:
+        # The converter's supported path for Keras 3 models: a SavedModel first.
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", function, input_signature=input_signature)
+        archive.write_out(scratch, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
+
+
+def _export_onnx(model, filepath):
+    missing = [name for name in ("tf2onnx", "onnx") if not _importable(name)]
+    if missing:
+        raise ImportError(f"ONNX export needs the packages {missing}: pip install "
+                          f"{' '.join(missing)}")
+    model.export(str(filepath), format="onnx", verbose=False)
+
+
+def _importable(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -1,0 +1,116 @@
+"""`export_saved_model`: a SavedModel that TensorFlow Serving takes as it is."""
+
+import json
+import pathlib
+
+import keras
+
+from cnnzoo.export import signatures as sigs
+from cnnzoo.export.atomic import atomic_output
+from cnnzoo.export.card import CARD_FILENAME, check_class_names, make_card
+
+
+def check_classifier(model):
+    """Returns `(input_shape, num_classes)` of a cnnzoo-style Keras classifier.
+
+    Raises:
+        ValueError: not a built Keras model with one `(H, W, C)` image input (C = 1 or 3)
+            and one `(K,)` output.
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"expected a keras.Model; received {type(model).__name__}. Build "
+                         "one with cnnzoo.build(name) or load a .keras file first.")
+    try:
+        input_shape, output_shape = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):
+        raise ValueError(f"model {model.name!r} is not built; call it on a batch or "
+                         "build it with cnnzoo.build(name) first.") from None
+    if (not isinstance(input_shape, tuple) or len(input_shape) != 4
+            or input_shape[-1] not in (1, 3) or None in input_shape[1:]):
+        raise ValueError(f"export takes models with one image input (batch, H, W, C) with "
+                         f"C in (1, 3) and fixed H, W; model {model.name!r} has input "
+                         f"shape {input_shape}.")
+    if not isinstance(output_shape, tuple) or len(output_shape) != 2:
+        raise ValueError(f"export takes classifiers with one (batch, classes) output; "
+                         f"model {model.name!r} has output shape {output_shape}. "
+                         "Rebuild it with include_top=True.")
+    return tuple(int(d) for d in input_shape[1:]), int(output_shape[-1])
+
+
+def _describe_signatures(input_shape, num_classes, with_names):
+    outputs = {"probabilities": f"float32 [None, {num_classes}]", "class_ids": "int64 [None]"}
+    if with_names:
+        outputs["class_names"] = "string [None]"
+    image = f"uint8 [None, {', '.join(str(d) for d in input_shape)}]"
+    return {
+        sigs.DEFAULT_SIGNATURE: {"inputs": {sigs.IMAGES_INPUT: image}, "outputs": outputs},
+        sigs.BYTES_SIGNATURE: {"inputs": {sigs.BYTES_INPUT: "string [None] (PNG/JPEG/GIF/BMP"
+                                                             ", any size)"},
+                               "outputs": outputs},
+        sigs.EXAMPLE_SIGNATURE: {"inputs": {sigs.EXAMPLE_INPUT: "string [None] (serialized "
+                                            f"tf.Example, '{sigs.EXAMPLE_IMAGE_FEATURE}')"},
+                                 "outputs": outputs},
+    }
+
+
+def export_saved_model(model, path, *, class_names=None, overwrite=False, metadata=None,
+                       version=None):
+    """Writes `model` as a SavedModel with serving signatures; returns its folder.
+
+    Signatures (see `cnnzoo.export.signatures`):
+
+    - `serving_default`: `images` uint8 `[None, H, W, C]` → `probabilities` float32
+      `[None, K]`, `class_ids` int64 `[None]` and, with class names, `class_names` string
+      `[None]`; a wrong shape raises `InvalidArgumentError` naming the expected one;
+    - `serving_bytes`: `image_bytes` string `[None]` (encoded PNG/JPEG/GIF/BMP of any
+      size, decoded and resized in the graph) → the same outputs;
+    - `serving_tf_example`: `examples` string `[None]` (serialized `tf.Example`s with the
+      image in `image/encoded`) → the same outputs.
+
+    The model card (`assets/cnnzoo_card.json`: name, input shape, class names,
+    signatures and `metadata` such as `dataset` and `test_accuracy`) is saved as an asset.
+    The export is written to a temporary folder beside the target and renamed into place.
+
+    Args:
+        model: a cnnzoo classifier (raw [0, 255] pixels in, softmax probabilities out).
+        path: the SavedModel folder, or with `version` the model's base folder.
+        class_names: one name per class, or None; taken from `metadata["class_names"]`
+            when None.
+        overwrite: replace an existing export at the target.
+        metadata: JSON-serialisable facts for the model card.
+        version: None, or a positive integer: write to `path/<version>`, the layout
+            TensorFlow Serving loads (`--model_base_path=path`).
+
+    Returns:
+        The `pathlib.Path` of the SavedModel folder.
+
+    Raises:
+        FileExistsError: the target exists and `overwrite` is False (nothing is written).
+        NotADirectoryError: the target lies inside a file (nothing is written).
+        ValueError: not a classifier, bad class names, metadata or version.
+    """
+    input_shape, num_classes = check_classifier(model)
+    if class_names is None and metadata:
+        class_names = metadata.get("class_names")
+    class_names = check_class_names(class_names, num_classes)
+    path = pathlib.Path(path)
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"version must be a positive integer (TF Serving's version "
+                             f"folder); received version={version!r}.")
+        path = path / str(version)
+    card = make_card(model, class_names=class_names, metadata=metadata,
+                     signatures=_describe_signatures(input_shape, num_classes,
+                                                     class_names is not None))
+    with atomic_output(path, overwrite=overwrite, is_dir=True) as staging:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, (function, input_signature) in sigs.serving_functions(
+                model, class_names=class_names).items():
+            archive.add_endpoint(name, function, input_signature=input_signature)
+        archive.write_out(str(staging), verbose=False)
+        # Written into `assets/` after saving (ExportArchive keeps no plain files): TF
+        # Serving copies it with the version folder and any reader finds it by name.
+        (staging / "assets").mkdir(exist_ok=True)
+        (staging / "assets" / CARD_FILENAME).write_text(json.dumps(card, indent=2) + "\n")
+    return path.expanduser().absolute()

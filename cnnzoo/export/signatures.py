@@ -1,0 +1,115 @@
+"""The serving signatures: raw uint8 images, encoded image bytes and tf.Example records.
+
+They follow TF Model Garden's image-classification export (`export_base.py`): the
+preprocessing lives in the graph, so a client sends pixels or files and gets class ids,
+names and probabilities back without any Python of ours. The model already rescales raw
+[0, 255] pixels itself, so each signature only checks, decodes, resizes and casts.
+"""
+
+import tensorflow as tf
+
+# Signature names, as listed by `saved_model_cli show` and used by TF Serving clients.
+DEFAULT_SIGNATURE = "serving_default"
+BYTES_SIGNATURE = "serving_bytes"
+EXAMPLE_SIGNATURE = "serving_tf_example"
+
+# Input names. TF Serving's REST API decodes `{"b64": ...}` values for any input, and
+# by convention names such inputs with a `_bytes` suffix.
+IMAGES_INPUT = "images"
+BYTES_INPUT = "image_bytes"
+EXAMPLE_INPUT = "examples"
+# The tf.Example feature holding the encoded image, as in TF Model Garden and TFDS.
+EXAMPLE_IMAGE_FEATURE = "image/encoded"
+
+
+def expected_images_message(input_shape):
+    """Returns the sentence that every bad-input error of the uint8 signature starts with.
+
+    Example:
+        >>> expected_images_message((28, 28, 1))
+        'images must be uint8 with shape [batch, 28, 28, 1] (batch, height, width, channels)'
+    """
+    height, width, channels = input_shape
+    return (f"images must be uint8 with shape [batch, {height}, {width}, {channels}] "
+            "(batch, height, width, channels)")
+
+
+def _checked_images(images, input_shape):
+    # The signature's TensorSpec is not enforced when a SavedModel is called (neither by
+    # TF Serving nor by a reloaded function), and a wrong rank can abort the process
+    # inside the convolution kernel. The check compares the shape as text, which stays a
+    # run-time check for any rank (a rank test is constant-folded from the spec).
+    received = tf.strings.reduce_join(tf.strings.as_string(tf.shape(images)[1:]),
+                                      separator=",")
+    expected = ",".join(str(d) for d in input_shape)
+    check = tf.debugging.Assert(
+        tf.equal(received, expected),
+        [expected_images_message(input_shape) + "; received shape", tf.shape(images)],
+        summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
+
+
+def _decode(image_bytes, input_shape):
+    height, width, channels = input_shape
+    image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+    image = tf.image.resize(image, (height, width), method="bilinear")
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def serving_functions(model, *, class_names=None):
+    """Returns `{signature name: (function, input signature)}` for `model`.
+
+    Every function returns `probabilities` (float32 `[batch, K]`), `class_ids` (int64
+    `[batch]`) and, when `class_names` is given, `class_names` (string `[batch]`).
+
+    Args:
+        model: a built Keras classifier taking raw float32 pixels `(batch, H, W, C)`.
+        class_names: None, or one name per output class.
+    """
+    input_shape = tuple(int(d) for d in model.input_shape[1:])
+    names = None if class_names is None else tf.constant(list(class_names), tf.string)
+
+    def outputs(images):
+        probabilities = model(tf.cast(images, tf.float32), training=False)
+        class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        result = {"probabilities": probabilities, "class_ids": class_ids}
+        if names is not None:
+            result["class_names"] = tf.gather(names, class_ids)
+        return result
+
+    def serve_images(images):
+        return outputs(_checked_images(images, input_shape))
+
+    def serve_bytes(image_bytes):
+        images = tf.map_fn(lambda encoded: _decode(encoded, input_shape), image_bytes,
+                           fn_output_signature=tf.TensorSpec(input_shape, tf.uint8))
+        return outputs(images)
+
+    def serve_examples(examples):
+        features = tf.io.parse_example(
+            examples, {EXAMPLE_IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)})
+        return serve_bytes(features[EXAMPLE_IMAGE_FEATURE])
+
+    return {
+        DEFAULT_SIGNATURE: (serve_images, [tf.TensorSpec((None, *input_shape), tf.uint8,
+                                                         name=IMAGES_INPUT)]),
+        BYTES_SIGNATURE: (serve_bytes, [tf.TensorSpec((None,), tf.string, name=BYTES_INPUT)]),
+        EXAMPLE_SIGNATURE: (serve_examples, [tf.TensorSpec((None,), tf.string,
+                                                           name=EXAMPLE_INPUT)]),
+    }
+
+
+def plain_function(model):
+    """Returns `(function, input signature)`: uint8 images to probabilities and class ids.
+
+    For converters (TFLite) that take only builtin ops: no string ops, no assertions.
+    """
+    input_shape = tuple(int(d) for d in model.input_shape[1:])
+
+    def serve(images):
+        probabilities = model(tf.cast(images, tf.float32), training=False)
+        return {"probabilities": probabilities,
+                "class_ids": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
+
+    return serve, [tf.TensorSpec((None, *input_shape), tf.uint8, name=IMAGES_INPUT)]
