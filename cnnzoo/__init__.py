@@ -7,6 +7,7 @@ Example:
     ((None, 28, 28, 1), (None, 10))
 """
 
+from cnnzoo.export import export_model, export_saved_model, load_exported
 from cnnzoo.losses import ClassificationAccuracy, ClassificationCrossentropy, TopFiveAccuracy
 from cnnzoo.models import (build_alexnet_lite, build_lenet5, build_mnist_cnn, build_resnet,
                            build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
