@@ -95,7 +95,9 @@ def _read_cifar_binary(paths: list[str], label_bytes: int):
 class _ArrayOnlyUnpickler(pickle.Unpickler):
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
                 ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("_codecs", "encode")}  # how protocol-2 pickles from Python 3 store bytes
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
