@@ -1,0 +1,284 @@
+"""A development server speaking TensorFlow Serving's REST API, on loopback only.
+
+The same client works here and against TensorFlow Serving in production:
+
+    POST /v1/models/NAME[/versions/V]:predict   {"instances": [...]} or {"inputs": ...}
+    GET  /v1/models/NAME[/versions/V]           the model's version status
+    GET  /v1/models/NAME[/versions/V]/metadata  the signatures and the model card
+
+Each instance is an image as nested lists of uint8 pixels `[H][W][C]`, or encoded image
+bytes as `{"b64": "..."}` (routed to the `serving_bytes` signature); `signature_name`
+picks a signature explicitly. Bad requests get HTTP 400 with `{"error": "..."}`.
+It is a development tool: one process, threads, no batching, no TLS.
+"""
+
+import base64
+import binascii
+import http.server
+import ipaddress
+import json
+import re
+import socket
+
+
+from cnnzoo.export import signatures as sigs
+from cnnzoo.export.predictor import ImageInputError, load_exported
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                    r"(?P<rest>:predict|/metadata)?$")
+
+
+class RequestError(Exception):
+    """A request the server refuses; carries the HTTP status."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def check_loopback(host):
+    """Returns `host` if it names a loopback address.
+
+    Raises:
+        ValueError: any other address (the server has no authentication).
+
+    Example:
+        >>> check_loopback("127.0.0.1"), check_loopback("localhost")
+        ('127.0.0.1', 'localhost')
+    """
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror as error:
+        raise ValueError(f"cannot resolve host {host!r}: {error}.") from None
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback
+                                for a in addresses):
+        raise ValueError(f"the development server listens on loopback only; received "
+                         f"host={host!r}. Use 127.0.0.1, or TensorFlow Serving to serve "
+                         "other machines.")
+    return host
+
+
+def _decode_b64(value):
+    try:
+        return base64.b64decode(value["b64"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise RequestError(400, "a {\"b64\": ...} value is not valid base64.") from None
+
+
+def _is_b64(value):
+    return isinstance(value, dict) and set(value) == {"b64"}
+
+
+class ModelService:
+    """The model behind the server: an `ExportedPredictor`, its name and version."""
+
+    def __init__(self, export, *, model_name=None):
+        self.predictor = load_exported(export)
+        folder = self.predictor.path
+        self.version = int(folder.name) if folder.name.isdigit() else 1
+        default_name = folder.parent.name if folder.name.isdigit() else folder.name
+        self.name = model_name or self.predictor.card.get("model") or default_name
+
+    def status(self):
+        """Returns TF Serving's `GetModelStatus` response as JSON-ready data."""
+        return {"model_version_status": [{
+            "version": str(self.version), "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""}}]}
+
+    def metadata(self):
+        """Returns the model's signatures (as the card lists them) and its card."""
+        return {"model_spec": {"name": self.name, "signature_name": "",
+                               "version": str(self.version)},
+                "metadata": {"signature_def": self.predictor.card.get("signatures", {}),
+                             "cnnzoo_card": self.predictor.card}}
+
+    def predict(self, request):
+        """Returns the response to a TF Serving REST predict request (a parsed JSON body).
+
+        Raises:
+            RequestError: a malformed request or images the model cannot take (400).
+        """
+        if not isinstance(request, dict) or ("instances" in request) == ("inputs" in request):
+            raise RequestError(400, "the request must be a JSON object with either "
+                                    "\"instances\" (row format) or \"inputs\" (columnar).")
+        row_format = "instances" in request
+        values = request["instances"] if row_format else request["inputs"]
+        signature = request.get("signature_name")
+        if not row_format and isinstance(values, dict) and not _is_b64(values):
+            if len(values) != 1:
+                raise RequestError(400, f"\"inputs\" names {sorted(values)}; every "
+                                        "signature here takes one input.")
+            values = next(iter(values.values()))
+        elif row_format:
+            values = [self._unwrap_instance(v) for v in values] \
+                if isinstance(values, list) else values
+        if not isinstance(values, list) or not values:
+            raise RequestError(400, "\"instances\"/\"inputs\" must be a non-empty list of "
+                                    "images.")
+        encoded = [_is_b64(v) for v in values]
+        if signature is None:
+            signature = sigs.BYTES_SIGNATURE if all(encoded) else sigs.DEFAULT_SIGNATURE
+        outputs = self._run(signature, values, any(encoded), all(encoded))
+        lists = {key: value.tolist() for key, value in outputs.items()}
+        if not row_format:
+            return {"outputs": lists}
+        return {"predictions": [{key: lists[key][i] for key in lists}
+                                for i in range(len(values))]}
+
+    def _unwrap_instance(self, instance):
+        # Row format also allows {"input_name": value} per instance.
+        if isinstance(instance, dict) and not _is_b64(instance) and len(instance) == 1:
+            return next(iter(instance.values()))
+        return instance
+
+    def _run(self, signature, values, any_encoded, all_encoded):
+        if signature not in self.predictor.signature_names:
+            raise RequestError(400, f"unknown signature_name {signature!r}; this model has "
+                                    f"{self.predictor.signature_names}.")
+        takes_bytes = signature != sigs.DEFAULT_SIGNATURE
+        if takes_bytes and not all_encoded:
+            raise RequestError(400, f"signature {signature!r} takes encoded images: send "
+                                    "every instance as {\"b64\": \"...\"}.")
+        if not takes_bytes and any_encoded:
+            raise RequestError(400, f"signature {signature!r} takes pixel arrays; send "
+                                    "{\"b64\": ...} images without signature_name (or with "
+                                    f"{sigs.BYTES_SIGNATURE!r}).")
+        try:
+            if takes_bytes:
+                key = sigs.BYTES_INPUT if signature == sigs.BYTES_SIGNATURE else \
+                    sigs.EXAMPLE_INPUT
+                feed = {key: [_decode_b64(v) for v in values]}
+            else:
+                feed = {sigs.IMAGES_INPUT: self.predictor.check_images(values)}
+            return self.predictor.run_signature(signature, feed)
+        except ImageInputError as error:
+            raise RequestError(400, str(error)) from None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "cnnzoo-dev-serving"
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # Seconds a client may stall mid-request before its socket is closed.
+
+    def log_message(self, format, *args):
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _reply(self, status, body):
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, method):
+        match = _ROUTE.match(self.path.split("?")[0])
+        service = self.server.service
+        if match is None:
+            raise RequestError(404, f"no such endpoint: {method} {self.path}. Use "
+                                    f"/v1/models/{service.name}[:predict|/metadata].")
+        if match["name"] != service.name or (
+                match["version"] is not None and int(match["version"]) != service.version):
+            raise RequestError(404, f"Servable not found for request: "
+                                    f"{match['name']} version {match['version'] or 'latest'}"
+                                    f"; this server has {service.name} version "
+                                    f"{service.version}.")
+        return match["rest"]
+
+    def do_GET(self):
+        self._handle(self._get)
+
+    def do_POST(self):
+        self._handle(self._post)
+
+    def _handle(self, handler):
+        try:
+            status, body = 200, handler()
+        except RequestError as error:
+            status, body = error.status, {"error": str(error)}
+        except Exception as error:  # The server must answer, whatever the request did.
+            status, body = 500, {"error": f"internal error: {type(error).__name__}: {error}"}
+        self._reply(status, body)
+
+    def _get(self):
+        rest = self._route("GET")
+        if rest == ":predict":
+            raise RequestError(405, "predict takes POST.")
+        service = self.server.service
+        return service.metadata() if rest == "/metadata" else service.status()
+
+    def _post(self):
+        if self._route("POST") != ":predict":
+            raise RequestError(405, "only :predict takes POST.")
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            raise RequestError(411, "send a Content-Length header (chunked bodies are not "
+                                    "accepted).")
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise RequestError(413, f"the body is {int(length)} bytes; the limit is "
+                                    f"{MAX_BODY_BYTES}. Send fewer images per request.")
+        body = self.rfile.read(int(length))
+        try:
+            request = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise RequestError(400, f"the body is not valid JSON: {error}.") from None
+        return self.server.service.predict(request)
+
+
+class DevServer(http.server.ThreadingHTTPServer):
+    """The threaded HTTP server; `service` holds the model. Stop with `shutdown()`."""
+
+    daemon_threads = True
+
+    def __init__(self, address, service, *, verbose=False):
+        self.service, self.verbose = service, verbose
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self):
+        """The base URL of the model, e.g. `http://127.0.0.1:8501/v1/models/mnist_cnn`."""
+        host, port = self.server_address[:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/v1/models/{self.service.name}"
+
+
+def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose=False):
+    """Returns a `DevServer` for the export at `export`, bound but not yet serving.
+
+    Call `serve_forever()` (in a thread, for tests) and `shutdown()`; port 0 picks a
+    free port (see `server.url`).
+
+    Raises:
+        ValueError: a host that is not loopback, or `export` is not a cnnzoo SavedModel.
+        FileNotFoundError: nothing at `export`.
+        OSError: the port is taken.
+    """
+    check_loopback(host)
+    service = ModelService(export, model_name=model_name)
+    return DevServer((host, port), service, verbose=verbose)
+
+
+def serve(export, *, host="127.0.0.1", port=8501, model_name=None, say=print):
+    """Serves `export` until interrupted (Ctrl-C); returns nothing.
+
+    Raises:
+        As `make_server`.
+    """
+    server = make_server(export, host=host, port=port, model_name=model_name, verbose=True)
+    say(f"serving {server.service.name} version {server.service.version} from "
+        f"{server.service.predictor.path} at {server.url} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+__all__ = ["DevServer", "ModelService", "RequestError", "make_server", "serve"]

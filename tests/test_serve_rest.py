@@ -1,0 +1,149 @@
+"""The development server: real HTTP requests in TF Serving's REST format, good and bad."""
+
+import base64
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import cnnzoo
+from cnnzoo.export import export_saved_model, load_exported
+from cnnzoo.serve import check_loopback, make_server
+
+CLASS_NAMES = [f"class_{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    model = cnnzoo.build_mnist_cnn()
+    return export_saved_model(model, tmp_path_factory.mktemp("serve") / "mnist_cnn",
+                              class_names=CLASS_NAMES, version=3)
+
+
+@pytest.fixture(scope="module")
+def server(export):
+    server = make_server(export.parent, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def call(url, body=None, *, raw=None, method=None):
+    """Returns `(status, parsed JSON)` of a request; `raw` sends bytes as they are."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def expected_probabilities(export, images):
+    return load_exported(export).predict(images)
+
+
+def test_status_like_tensorflow_serving(server):
+    assert server.url.endswith("/v1/models/mnist_cnn")
+    status, body = call(server.url)
+    assert status == 200
+    assert body == {"model_version_status": [{
+        "version": "3", "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""}}]}
+    assert call(server.url + "/versions/3")[0] == 200
+    status, body = call(server.url + "/metadata")
+    assert status == 200 and "serving_bytes" in body["metadata"]["signature_def"]
+
+
+def test_predict_instances(server, export, images):
+    status, body = call(server.url + ":predict", {"instances": images.tolist()})
+    assert status == 200
+    expected = expected_probabilities(export, images)
+    predictions = body["predictions"]
+    assert len(predictions) == 3
+    np.testing.assert_allclose([p["probabilities"] for p in predictions], expected, atol=1e-6)
+    assert [p["class_ids"] for p in predictions] == expected.argmax(-1).tolist()
+    assert [p["class_names"] for p in predictions] == \
+        [CLASS_NAMES[i] for i in expected.argmax(-1)]
+
+
+def test_predict_columnar_inputs(server, export, images):
+    status, body = call(server.url + ":predict", {"inputs": {"images": images.tolist()}})
+    assert status == 200
+    np.testing.assert_allclose(body["outputs"]["probabilities"],
+                               expected_probabilities(export, images), atol=1e-6)
+    assert len(body["outputs"]["class_names"]) == 3
+
+
+def test_predict_b64_images(server, export, images):
+    encoded = [{"b64": base64.b64encode(tf.io.encode_png(i).numpy()).decode()}
+               for i in images]
+    for body in ({"instances": encoded},
+                 {"signature_name": "serving_bytes", "instances": encoded},
+                 {"inputs": {"image_bytes": encoded}}):
+        status, reply = call(server.url + "/versions/3:predict", body)
+        assert status == 200, reply
+        result = reply.get("predictions") or [
+            dict(zip(reply["outputs"], v)) for v in zip(*reply["outputs"].values())]
+        np.testing.assert_allclose([p["probabilities"] for p in result],
+                                   expected_probabilities(export, images), atol=1e-6)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "\"instances\""),
+    (b'{"instances": [], "inputs": []}', "either"),
+    (b'{"instances": []}', "non-empty list"),
+    (json.dumps({"instances": np.zeros((2, 27, 28, 1), int).tolist()}).encode(),
+     r"uint8 with shape [batch, 28, 28, 1]"),
+    (json.dumps({"instances": [[[1, 2]], [[3]]]}).encode(), "ragged"),
+    (json.dumps({"instances": np.full((1, 28, 28, 1), 300).tolist()}).encode(),
+     "outside [0, 255]"),
+    (b'{"instances": [{"b64": "%%%"}]}', "not valid base64"),
+    (json.dumps({"instances": [{"b64": base64.b64encode(b"no image").decode()}]}).encode(),
+     "is not a PNG, JPEG"),
+    (b'{"signature_name": "nope", "instances": [[1]]}', "unknown signature_name"),
+    (b'{"signature_name": "serving_bytes", "instances": [[1]]}', "takes encoded images"),
+])
+def test_bad_requests_get_400_with_a_json_error(server, raw, message):
+    status, body = call(server.url + ":predict", raw=raw)
+    assert status == 400
+    assert message in body["error"]
+
+
+def test_unknown_routes_and_models_get_404(server):
+    base = server.url.rsplit("/", 1)[0]
+    assert call(base + "/other:predict", {"instances": [[1]]})[0] == 404
+    assert call(server.url + "/versions/9")[0] == 404
+    assert call(base.replace("/v1/models", "/v2"))[0] == 404
+
+
+def test_oversized_body_is_refused(server, monkeypatch):
+    monkeypatch.setattr("cnnzoo.serve.MAX_BODY_BYTES", 10)
+    status, body = call(server.url + ":predict", {"instances": [[1, 2, 3]]})
+    assert status == 413 and "limit" in body["error"]
+
+
+def test_server_still_answers_after_bad_requests(server, images):
+    call(server.url + ":predict", raw=b"\x00\xff")
+    status, body = call(server.url + ":predict", {"instances": images[:1].tolist()})
+    assert status == 200 and len(body["predictions"]) == 1
+
+
+def test_only_loopback_hosts():
+    assert check_loopback("127.0.0.1") == "127.0.0.1"
+    with pytest.raises(ValueError, match="loopback only"):
+        check_loopback("0.0.0.0")
