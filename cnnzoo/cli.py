@@ -154,6 +154,102 @@ def _add_evaluate_command(subparsers):
     parser.set_defaults(handler=_run_evaluate)
 
 
+def _run_export(args):
+    from cnnzoo.export import export_model
+    from cnnzoo.export.source import load_export_source
+
+    model, metadata = load_export_source(args.source)
+    saved_model = args.format == "saved_model"
+    class_names = args.class_names.split(",") if args.class_names else None
+    try:
+        written = export_model(model, args.output, format=args.format,
+                               overwrite=args.overwrite, class_names=class_names,
+                               metadata=metadata if saved_model else None,
+                               version=args.version)
+    except (OSError, ImportError) as error:  # An existing target, a parent that is a file.
+        raise UserError(str(error)) from None
+    print(f"exported {metadata['model']} as {args.format} to {written}")
+
+
+def _add_export_command(subparsers):
+    from cnnzoo.export import FORMATS
+
+    parser = subparsers.add_parser(
+        "export", help="export a trained model for serving (SavedModel, .keras, TFLite, ONNX)",
+        description="Export a .keras model or a training workdir (its best.keras, with the "
+                    "dataset, class names and test accuracy of run.json/evaluation.json in "
+                    "the model card). A SavedModel takes uint8 images, encoded image bytes "
+                    "or tf.Examples; TensorFlow Serving loads it as it is.")
+    parser.add_argument("source", help="a .keras file, or a training workdir")
+    parser.add_argument("output", help="the SavedModel folder (with --version: the model's "
+                                       "base folder), or the .keras/.tflite/.onnx file")
+    parser.add_argument("--format", default="saved_model", choices=FORMATS,
+                        help="default: saved_model; tflite_float16 and tflite_int8 quantise "
+                             "the weights")
+    parser.add_argument("--version", type=_positive_int,
+                        help="write OUTPUT/VERSION, the folder layout TensorFlow Serving "
+                             "loads (saved_model only)")
+    parser.add_argument("--class-names", help="comma-separated class names (default: the "
+                                              "workdir's run.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    parser.set_defaults(handler=_run_export)
+
+
+def _run_predict(args):
+    import pathlib
+
+    from cnnzoo.export import load_exported
+
+    predictor = load_exported(args.export)
+    files = [pathlib.Path(name) for name in args.images]
+    for file in files:
+        if not file.is_file():
+            raise FileNotFoundError(f"no image file {str(file)!r}.")
+    ids, names, probabilities = predictor.top_k([f.read_bytes() for f in files],
+                                                k=args.top_k)
+    for index, file in enumerate(files):
+        labels = names[index] if names else [str(i) for i in ids[index]]
+        ranked = ", ".join(f"{label} {p:.3f}" for label, p in zip(labels, probabilities[index]))
+        print(f"{file}: {ranked}")
+
+
+def _add_predict_command(subparsers):
+    parser = subparsers.add_parser(
+        "predict", help="classify image files with an exported SavedModel",
+        description="Print the top-K classes and probabilities of each image (PNG, JPEG, "
+                    "GIF or BMP of any size; resized in the exported graph).")
+    parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
+    parser.add_argument("images", nargs="+", help="image files")
+    parser.add_argument("--top-k", type=_positive_int, default=3,
+                        help="classes shown per image (default: 3)")
+    parser.set_defaults(handler=_run_predict)
+
+
+def _run_serve(args):
+    from cnnzoo.serve import serve
+
+    try:
+        serve(args.export, host=args.host, port=args.port, model_name=args.model_name)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # The port is taken, or not ours to bind.
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {error}") from None
+
+
+def _add_serve_command(subparsers):
+    parser = subparsers.add_parser(
+        "serve", help="serve an export over TensorFlow Serving's REST API (development)",
+        description="A development server on loopback speaking TensorFlow Serving's REST "
+                    "API: POST /v1/models/NAME:predict with {\"instances\": [...]} or "
+                    "{\"inputs\": ...}, GET /v1/models/NAME for status.")
+    parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
+    parser.add_argument("--port", type=int, default=8501, help="default: 8501, as TF Serving")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default: "
+                                                            "127.0.0.1)")
+    parser.add_argument("--model-name", help="NAME in the URLs (default: the model's name)")
+    parser.set_defaults(handler=_run_serve)
+
+
 def build_parser():
     """Returns the argparse parser of the `cnnzoo` command."""
     parser = argparse.ArgumentParser(
@@ -163,6 +259,9 @@ def build_parser():
     _add_list_command(subparsers)
     _add_train_command(subparsers)
     _add_evaluate_command(subparsers)
+    _add_export_command(subparsers)
+    _add_predict_command(subparsers)
+    _add_serve_command(subparsers)
     return parser
 
 
