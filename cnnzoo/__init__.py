@@ -1,5 +1,9 @@
 """cnnzoo: classic convolutional image classifiers for Keras 3, one call away.
 
+Models, the registry and the losses need only Keras, so `import cnnzoo` works on any Keras
+backend without TensorFlow (a JAX GPU machine, say). Data pipelines, training helpers and
+export use TensorFlow and are imported on first use.
+
 Example:
     >>> import cnnzoo
     >>> model = cnnzoo.build_mnist_cnn()
@@ -7,12 +11,39 @@ Example:
     ((None, 28, 28, 1), (None, 10))
 """
 
-from cnnzoo.export import export_model, export_saved_model, load_exported
+import importlib
+
 from cnnzoo.losses import ClassificationAccuracy, ClassificationCrossentropy, TopFiveAccuracy
 from cnnzoo.models import (build_alexnet_lite, build_lenet5, build_mnist_cnn, build_resnet,
                            build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
                            compile_classifier, make_optimizer)
 from cnnzoo.registry import ModelCard, build, list_models, model_card
-from cnnzoo.training import Recipe, evaluate, fit, get_recipe
 
 __version__ = "0.1.0"
+
+# Public names that live in modules needing TensorFlow: name -> module, imported lazily.
+_LAZY = {
+    "load_dataset": "cnnzoo.data",
+    "load_arrays": "cnnzoo.data",
+    "DatasetInfo": "cnnzoo.data",
+    "list_augment_presets": "cnnzoo.data",
+    "fit": "cnnzoo.training",
+    "evaluate": "cnnzoo.training",
+    "Recipe": "cnnzoo.training",
+    "get_recipe": "cnnzoo.training",
+    "export_model": "cnnzoo.export",
+    "export_saved_model": "cnnzoo.export",
+    "load_exported": "cnnzoo.export",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnzoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
