@@ -1,0 +1,120 @@
+"""`export_model`'s other formats: .keras, TFLite/LiteRT (float32, float16, int8), ONNX."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cnnzoo.export import export_model
+from test_export_saved_model import read_idx, trained_mnist_cnn
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return trained_mnist_cnn()
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    """256 real Fashion-MNIST test images (the shipped sample)."""
+    return read_idx("t10k-images-idx3-ubyte.gz")[:256, ..., None]
+
+
+@pytest.fixture(scope="module")
+def reference(model, real_images):
+    return model(real_images.astype("float32"), training=False).numpy()
+
+
+def run_tflite(path, images, interpreter_class=None):
+    """Returns the `serving_default` outputs of the .tflite file at `path`."""
+    if interpreter_class is None:
+        with warnings.catch_warnings():
+            # TF 2.21 still ships tf.lite.Interpreter but warns that LiteRT replaces it.
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = tf.lite.Interpreter(model_path=str(path))
+    else:
+        interpreter = interpreter_class(model_path=str(path))
+    return interpreter.get_signature_runner("serving_default")(images=images)
+
+
+@pytest.fixture(scope="module")
+def tflite_files(model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tflite")
+    return {fmt: export_model(model, folder / f"{fmt}.tflite", format=fmt)
+            for fmt in ("tflite", "tflite_float16", "tflite_int8")}
+
+
+def test_tflite_float32_matches_keras(tflite_files, real_images, reference):
+    outputs = run_tflite(tflite_files["tflite"], real_images)
+    np.testing.assert_array_equal(outputs["probabilities"].argmax(-1), reference.argmax(-1))
+    np.testing.assert_array_equal(outputs["class_ids"], reference.argmax(-1))
+    assert np.abs(outputs["probabilities"] - reference).max() < 1e-4
+
+
+@pytest.mark.parametrize("fmt, max_size", [("tflite_float16", 0.55), ("tflite_int8", 0.3)])
+def test_quantised_tflite_agrees_and_is_smaller(tflite_files, real_images, reference, fmt,
+                                               max_size, record_property):
+    outputs = run_tflite(tflite_files[fmt], real_images)
+    agreement = float((outputs["probabilities"].argmax(-1) == reference.argmax(-1)).mean())
+    record_property("top1_agreement", agreement)
+    print(f"{fmt}: top-1 agreement with Keras {agreement:.4f} on {len(real_images)} images")
+    assert agreement >= 0.97
+    ratio = tflite_files[fmt].stat().st_size / tflite_files["tflite"].stat().st_size
+    assert ratio < max_size
+
+
+def test_tflite_runs_in_litert(tflite_files, real_images, reference):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    outputs = run_tflite(tflite_files["tflite"], real_images, litert.Interpreter)
+    assert np.abs(outputs["probabilities"] - reference).max() < 1e-4
+
+
+def test_keras_file_round_trip(model, tmp_path, real_images, reference):
+    path = export_model(model, tmp_path / "model.keras", format="keras")
+    reloaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(reloaded(real_images[:16].astype("float32")), reference[:16],
+                               atol=1e-6)
+
+
+def test_onnx_matches_keras(model, tmp_path, real_images, reference):
+    pytest.importorskip("tf2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = export_model(model, tmp_path / "model.onnx", format="onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    (output,) = session.run(None, {session.get_inputs()[0].name:
+                                   real_images.astype("float32")})
+    np.testing.assert_array_equal(output.argmax(-1), reference.argmax(-1))
+    assert np.abs(output - reference).max() < 1e-4
+
+
+@pytest.mark.parametrize("fmt, name, kwargs, message", [
+    ("tflite", "m.keras", {}, r"writes a \.tflite file"),
+    ("keras", "m", {}, r"writes a \.keras file"),
+    ("pb", "m.pb", {}, "unknown export format 'pb'"),
+    ("tflite", "m.tflite", {"version": 1}, "stored only in SavedModel"),
+    ("keras", "m.keras", {"class_names": list("abcdefghij")}, "stored only in SavedModel"),
+])
+def test_bad_format_arguments_are_refused(model, tmp_path, fmt, name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        export_model(model, tmp_path / name, format=fmt, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_formats_are_atomic_and_refuse_existing_files(model, tmp_path, monkeypatch):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        export_model(model, target, format="tflite")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr("cnnzoo.export.formats.tflite_bytes", crash)
+    with pytest.raises(RuntimeError):
+        export_model(model, target, format="tflite", overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
+
