@@ -261,16 +261,18 @@ def _from_tfds(name, split, data_dir, download, image_size, limit) -> LoadedSour
 
 
 def _not_found(name, places, tfds_error) -> DatasetNotFoundError:
-    lines = "\n".join(f"  - {p}" for p in places)
-    hint = ""
+    looked = [f"  - {p}" for p in places] + [f"  - tensorflow-datasets: {tfds_error}"]
     if name == "fashion_mnist":
-        hint = ("  1. install Debian's package: sudo apt install dataset-fashion-mnist "
-                "(puts the IDX files in /usr/share/datasets/fashion-mnist);\n")
+        first = ("install Debian's package: sudo apt install dataset-fashion-mnist "
+                 "(it puts the IDX files in /usr/share/datasets/fashion-mnist)")
+    elif places:
+        first = "put the dataset's files (IDX, CIFAR binary or .npz) in one of the places above"
     else:
-        hint = "  1. put the dataset's files in one of the places above;\n"
+        first = ("prepare it with tensorflow-datasets on a machine with a network and copy "
+                 "its data folder (~/tensorflow_datasets) here")
     return DatasetNotFoundError(
-        f"dataset {name!r} not found. Looked in:\n{lines}\n  - tensorflow-datasets: "
-        f"{tfds_error}\nTo get it:\n{hint}"
+        f"dataset {name!r} not found. Looked in:\n" + "\n".join(looked) +
+        f"\nTo get it:\n  1. {first};\n"
         f"  2. pass data_dir=<folder with the files> or set ${ENV_DATA_DIR};\n"
         f"  3. connect to a network so tensorflow-datasets can download it.\n"
         f"(For a quick offline demo, 'fashion_mnist_sample' is shipped with cnnzoo.)")
