@@ -259,3 +259,25 @@ def test_debian_fashion_mnist(split, count, monkeypatch):
     assert x.shape == (count, 28, 28, 1) and x.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(y), [count // 10] * 10)
     assert info.class_names == FASHION_CLASSES and info.num_examples == count
+
+
+def test_tfds_images_of_varying_size_need_image_size(no_local_data, monkeypatch):
+    import tensorflow as tf
+
+    class FakeInfo:
+        features = {"label": type("L", (), {"names": ["a", "b", "c"]})(),
+                    "image": type("I", (), {"shape": (None, None, 3)})()}
+        splits = {}
+        data_dir = "/fake/tfds"
+
+    def fake_tfds(name, split, data_dir, download):
+        gen = lambda: ((np.full((h, h + 1, 3), 9, np.uint8), h % 3) for h in (5, 7))  # noqa: E731
+        spec = (tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64))
+        return tf.data.Dataset.from_generator(gen, output_signature=spec), FakeInfo
+
+    monkeypatch.setattr(sources, "_tfds_load", fake_tfds)
+    with pytest.raises(ValueError, match=r"varying size \(None, None, 3\); pass image_size"):
+        load_arrays("some_photos")
+    x, y, info = load_arrays("some_photos", image_size=(4, 4))
+    assert x.shape == (2, 4, 4, 3) and info.image_shape == (4, 4, 3)
+    assert info.num_examples == 2 and x.dtype == np.uint8 and int(x.max()) == 9

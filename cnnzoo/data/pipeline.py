@@ -107,7 +107,8 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
         class_names: names for array/folder sources (default: from folders, or "0".."K-1").
         image_size: ``(height, width)`` to resize image folders / tfds images to.
         download: allow tensorflow-datasets to download when no local copy exists.
-        shuffle_buffer: upper bound on the shuffle buffer (the whole split when smaller).
+        shuffle_buffer: upper bound on the shuffle buffer of tfds streams (in-memory
+            sources always shuffle the whole split: they shuffle indices).
 
     Returns:
         ``(dataset, info)``. The dataset yields float32 images ``(batch, H, W, C)``

@@ -233,10 +233,9 @@ def _tfds_load(name, split, data_dir, download):
                      data_dir=data_dir, download=download)
 
 
-def _from_tfds(name, split, data_dir, download, image_size, limit) -> LoadedSource:
+def _from_tfds(name, split, ds, tinfo, image_size, limit) -> LoadedSource:
     import tensorflow as tf
 
-    ds, tinfo = _tfds_load(name, split, data_dir, download)
     label = tinfo.features["label"]
     shape = tuple(tinfo.features["image"].shape)
     if image_size is not None:
@@ -331,7 +330,7 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
         raise ValueError(f"validation_split applies to local data; for tfds dataset "
                          f"{name!r} use a split expression such as split='train[:90%]'.")
     try:
-        return _from_tfds(name, split, data_dir, download, image_size, limit)
+        ds, tinfo = _tfds_load(name, split, data_dir, download)
     except Exception as err:  # tfds raises many types: network, unknown name, checksum
         error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         if not places and "not found" in str(err).lower():
@@ -342,3 +341,4 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
                 f"{list(list_local_names())} nor a tensorflow-datasets name ({error}).{hint}"
             ) from None
         raise _not_found(name, places, error) from None
+    return _from_tfds(name, split, ds, tinfo, image_size, limit)
