@@ -45,9 +45,9 @@ def load_model(path):
 def _predict(model, data, batch_size):
     """Returns `(probabilities, class ids)` over the whole of `data`."""
     if data.is_arrays:
-        images, labels = data.data
-        batches = ((images[i:i + batch_size], labels[i:i + batch_size])
-                   for i in range(0, len(images), batch_size))
+        all_images, all_labels = data.data
+        batches = ((all_images[i:i + batch_size], all_labels[i:i + batch_size])
+                   for i in range(0, len(all_images), batch_size))
     else:
         batches = (batch[:2] for batch in data.data.as_numpy_iterator())
     probabilities, class_ids = [], []

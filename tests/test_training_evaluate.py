@@ -1,0 +1,80 @@
+"""cnnzoo.evaluate: the confusion matrix agrees with accuracy, Keras and the class names."""
+
+import numpy as np
+import pytest
+
+import cnnzoo
+from cnnzoo.data import load_arrays, load_dataset
+from cnnzoo.training import confusion_matrix
+
+
+@pytest.fixture(scope="module")
+def trained_weights():
+    """Weights of a tutorial_5x5 trained briefly on digits (imperfect: not a diagonal matrix)."""
+    train, _ = load_dataset("digits", "train", batch_size=64)
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=10)
+    model.fit(train, epochs=2, verbose=0)
+    return model.get_weights()
+
+
+@pytest.fixture
+def trained(trained_weights):
+    # Rebuilt per test: conftest clears the Keras session after each one.
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=10)
+    model.set_weights(trained_weights)
+    return model
+
+
+def test_confusion_matrix_sums_to_the_examples_and_matches_accuracy(trained):
+    test = load_dataset("digits", "test", batch_size=100)
+    result = cnnzoo.evaluate(trained, test)
+    matrix = np.array(result["confusion_matrix"])
+    assert matrix.shape == (10, 10)
+    assert matrix.sum() == result["num_examples"] == test[1].num_examples
+    assert result["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert 0.3 < result["accuracy"] < 1.0
+    per_class = [result["per_class_accuracy"][str(i)] for i in range(10)]
+    assert per_class == pytest.approx(list(np.diag(matrix) / matrix.sum(1)))
+    assert result["dataset"] == "digits" and result["split"] == "test"
+
+
+def test_evaluate_agrees_with_keras_evaluate(trained):
+    x, y, _ = load_arrays("digits", "test")
+    result = cnnzoo.evaluate(trained, (x, y), batch_size=64)
+    keras_result = trained.evaluate(x.astype("float32"), y, verbose=0, return_dict=True)
+    assert result["accuracy"] == pytest.approx(keras_result["accuracy"], abs=1e-6)
+    assert result["top5_accuracy"] == pytest.approx(keras_result["top5_accuracy"], abs=1e-6)
+    assert result["loss"] == pytest.approx(keras_result["loss"], rel=1e-4)
+
+
+def test_report_names_the_classes_and_top5_needs_more_than_5_classes():
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3)
+    x = np.random.default_rng(0).uniform(0, 255, (9, 8, 8, 1)).astype("float32")
+    y = np.array([0, 1, 2] * 3)
+    result = cnnzoo.evaluate(model, (x, y), class_names=["cat", "dog", "bird"])
+    assert "top5_accuracy" not in result
+    assert set(result["per_class_accuracy"]) == {"cat", "dog", "bird"}
+    report = result["report"].splitlines()
+    assert report[0].startswith("9 examples: accuracy")
+    assert any(line.startswith("bird") for line in report)
+
+
+def test_one_hot_labels_count_by_their_largest_entry():
+    assert confusion_matrix(np.array([2, 0]), np.array([2, 1]), 3).tolist() == [
+        [0, 1, 0], [0, 0, 0], [0, 0, 1]]
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3)
+    x = np.zeros((3, 8, 8, 1), "float32")
+    by_id = cnnzoo.evaluate(model, (x, np.array([0, 1, 2])))
+    by_one_hot = cnnzoo.evaluate(model, (x, np.eye(3, dtype="float32")))
+    assert by_id["confusion_matrix"] == by_one_hot["confusion_matrix"]
+
+
+def test_evaluate_refuses_labels_outside_the_classes_and_missing_models(tmp_path):
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3)
+    x = np.zeros((300, 8, 8, 1), "float32")
+    y = np.zeros(300, "int64")
+    y[-1] = 7  # beyond the first batch: evaluate still checks every label
+    with pytest.raises(ValueError, match=r"labels outside \[0, 3\)"):
+        cnnzoo.evaluate(model, (x, y))
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        cnnzoo.evaluate(tmp_path / "missing.keras", (x, y))
