@@ -187,6 +187,8 @@ class ExportedPredictor:
                 chunks.append(function(**feed))
             except tf.errors.InvalidArgumentError as error:
                 raise ImageInputError(self._explain(name, inputs, error)) from None
+        if len(chunks) == 1:
+            return {key: _to_numpy(value) for key, value in chunks[0].items()}
         return {key: _to_numpy(tf.concat([chunk[key] for chunk in chunks], axis=0))
                 for key in chunks[0]}
 
