@@ -106,6 +106,16 @@ def main(argv=None) -> int:
     print(f"ratio pipeline/training: {pipeline / training:.1f}x (target >= 5x)")
 
     if args.compare_keras:
+        # The batching choice in pipeline.py: gather batches by shuffled index, versus
+        # shuffling and batching one example at a time.
+        per_example = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=0)
+        per_example = per_example.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
+        plain, _ = load_dataset(source, batch_size=args.batch_size, limit=args.limit)
+        rates = _median_rates({"gather": (_drain(plain), n),
+                               "slices": (_drain(per_example), n)}, args.repeats)
+        print(f"\nbatching, no augmentation: index gather {rates['gather']:,.0f} images/s, "
+              f"from_tensor_slices+shuffle+batch {rates['slices']:,.0f} images/s "
+              f"({rates['gather'] / rates['slices']:.1f}x)")
         print(f"\n{'preset':10} {'tf ops img/s':>14} {'Keras layers img/s':>20} {'speed-up':>9}")
         for preset in list_augment_presets():
             ours, _ = load_dataset(source, batch_size=args.batch_size, augment=preset,

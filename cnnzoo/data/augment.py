@@ -5,18 +5,20 @@ zoom, erase, MixUp or CutMix. :func:`make_batch_augmenter` turns a preset into a
 function ``(uint8 images, int labels, seed) -> (float32 images, labels)`` that the
 pipeline maps over batches.
 
-Why plain TensorFlow ops and not Keras preprocessing layers (measured, not assumed;
-``python bench/bench_pipeline.py --compare-keras``, 128 images of 28x28x1 per batch
-inside tf.data on our 2-CPU machine, interleaved medians): the equivalent Keras 3
-layers (RandomTranslation, RandomFlip, RandomErasing, RandomRotation, RandomZoom,
-MixUp, CutMix) were never faster. For shift + flip they were about even to 2x slower;
-for "strong" 1.6x to 5x slower, since each layer resamples the batch separately where
-we fold shift, flip, rotation and zoom into one projective transform per batch (keras
-issues 20283 and 23245 report the same gap). The second reason is reproducibility:
-these ops take their randomness from an explicit per-batch seed (stateless ops), so
-batches are identical run after run even with parallel map calls, which a layer's
-internal seed-generator state cannot promise. :func:`make_keras_augmenter` builds
-the Keras-layer equivalent of each preset, kept for that comparison.
+Why plain TensorFlow ops and not Keras preprocessing layers (measured, not assumed:
+``python bench/bench_pipeline.py --compare-keras`` runs the same shuffled, batched
+Fashion-MNIST pipeline with each preset built both ways, 128 images of 28x28x1 per
+batch, interleaved medians on our 2-CPU machine). The Keras 3 layers (RandomTranslation,
+RandomFlip, RandomErasing, RandomRotation, RandomZoom, MixUp, CutMix) were nowhere
+faster beyond noise: 1.0x-1.4x for "mixup" and "cutmix", 1.0x-3.8x for "standard"
+(the machine is shared and noisy), and 2x slower for "strong", where each layer resamples the batch on its own while we fold
+shift, flip, rotation and zoom into one projective transform per batch (keras issues
+20283 and 23245 report such gaps; on our small images it is smaller than "several
+times"). What decides it is reproducibility: these ops take their randomness from an
+explicit per-batch seed (stateless ops), so batches are identical run after run even
+with parallel map calls, which a layer's internal seed-generator state cannot promise.
+:func:`make_keras_augmenter` builds the Keras-layer equivalent of each preset, kept
+for that comparison.
 
 Presets know the data: horizontal flips are skipped for digits and characters
 (``flip=False``, set from the dataset name by the pipeline).

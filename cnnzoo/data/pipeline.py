@@ -160,9 +160,9 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
             dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     else:
-        # Shuffle and batch indices, then gather each batch in one op: measured about 4x
-        # faster than from_tensor_slices -> shuffle -> batch, which moves one small
-        # example at a time (bench/bench_pipeline.py). It also allows a full shuffle.
+        # Shuffle and batch indices, then gather each batch in one op: 1.6x the speed of
+        # from_tensor_slices -> shuffle -> batch, which moves one small example at a time
+        # (bench/bench_pipeline.py --compare-keras). The index shuffle is always full.
         images = tf.constant(loaded.images)
         labels = tf.constant(loaded.labels)
         dataset = tf.data.Dataset.range(len(loaded.labels))
