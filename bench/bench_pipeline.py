@@ -19,11 +19,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnnzoo  # noqa: E402
-from cnnzoo.data import DatasetNotFoundError, list_augment_presets, load_arrays, load_dataset  # noqa: E402
+from cnnzoo.data import (DatasetNotFoundError, list_augment_presets, load_arrays,  # noqa: E402
+                         load_dataset)
 from cnnzoo.data.augment import make_keras_augmenter  # noqa: E402
 
 
@@ -130,5 +130,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(suppress=True)
     sys.exit(main())

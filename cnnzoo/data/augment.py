@@ -8,17 +8,17 @@ pipeline maps over batches.
 Why plain TensorFlow ops and not Keras preprocessing layers (measured, not assumed:
 ``python bench/bench_pipeline.py --compare-keras`` runs the same shuffled, batched
 Fashion-MNIST pipeline with each preset built both ways, 128 images of 28x28x1 per
-batch, interleaved medians on our 2-CPU machine). The Keras 3 layers (RandomTranslation,
-RandomFlip, RandomErasing, RandomRotation, RandomZoom, MixUp, CutMix) were nowhere
-faster beyond noise: 1.0x-1.4x for "mixup" and "cutmix", 1.0x-3.8x for "standard"
-(the machine is shared and noisy), and 2x slower for "strong", where each layer resamples the batch on its own while we fold
-shift, flip, rotation and zoom into one projective transform per batch (keras issues
-20283 and 23245 report such gaps; on our small images it is smaller than "several
-times"). What decides it is reproducibility: these ops take their randomness from an
-explicit per-batch seed (stateless ops), so batches are identical run after run even
-with parallel map calls, which a layer's internal seed-generator state cannot promise.
-:func:`make_keras_augmenter` builds the Keras-layer equivalent of each preset, kept
-for that comparison.
+batch, interleaved medians on our shared 2-CPU machine). Over three runs our ops ran at
+1.0x-1.1x the Keras layers' speed for "cutmix", 1.2x-1.4x for "mixup", 1.0x-3.8x for
+"standard" and 2.0x-2.4x for "strong", where each layer (RandomTranslation, RandomFlip,
+RandomErasing, RandomRotation, RandomZoom) resamples the batch on its own while we fold
+shift, flip, rotation and zoom into one projective transform per batch. So the layers
+were never faster (keras issues 20283 and 23245 report larger gaps on bigger images).
+What settles it is reproducibility: these ops take their randomness from an explicit
+per-batch seed (stateless ops), so batches are identical run after run even with
+parallel map calls, which a layer's internal seed-generator state cannot promise.
+:func:`make_keras_augmenter` builds the Keras-layer equivalent of each preset, kept for
+that comparison.
 
 Presets know the data: horizontal flips are skipped for digits and characters
 (``flip=False``, set from the dataset name by the pipeline).
