@@ -16,7 +16,8 @@ from cnnzoo.training import workdir as run_files
 from cnnzoo.training.determinism import make_deterministic
 from cnnzoo.training.precision import dtype_policy, resolve_jit_compile, resolve_mixed_precision
 from cnnzoo.training.schedules import make_schedule
-from cnnzoo.training.strategy import is_chief, make_strategy, num_replicas, strategy_scope
+from cnnzoo.training.strategy import (is_chief, make_strategy, multi_worker_fit, num_replicas,
+                                      strategy_scope)
 
 
 def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
@@ -115,9 +116,10 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         workdir, monitor=monitor, mode="max", resuming=done > 0,
         early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
         tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
-    history = _train(model, train_data, validation_data, epochs=epochs, batch_size=batch_size,
-                     steps_per_epoch=steps_per_epoch, callbacks=run_callbacks_list + list(
-                         callbacks), verbose=verbose)
+    with multi_worker_fit(model, strategy):
+        history = _train(model, train_data, validation_data, epochs=epochs,
+                         batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                         callbacks=run_callbacks_list + list(callbacks), verbose=verbose)
     if nan_guard.message:
         run_files.update_run(workdir, status="diverged", error=nan_guard.message)
         raise FloatingPointError(nan_guard.message)

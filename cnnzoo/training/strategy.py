@@ -95,6 +95,48 @@ def make_strategy(distribute="auto"):
     return _MULTI_WORKER[0]
 
 
+@contextlib.contextmanager
+def multi_worker_fit(model, strategy):
+    """Lets `model.fit` run under MultiWorkerMirroredStrategy, inside this block.
+
+    Keras 3's TensorFlow trainer (3.15 here) cannot fit under that strategy
+    (keras-team/keras#20585): it averages the first batch with `strategy.reduce` to build
+    the metrics, which fails on per-replica values, and it reduces the scalar logs with
+    `axis=0`, which fails on scalars. Two narrow fixes, only while this model fits:
+    the build uses this worker's part of the batch (same shapes), and the logs are
+    averaged over this worker's replicas, as under MirroredStrategy, so loss and metrics
+    in the logs are this worker's. Gradients are still all-reduced across workers by the
+    optimizer, so every worker ends with the same weights.
+    """
+    if not _MULTI_WORKER or strategy is not _MULTI_WORKER[0]:
+        yield
+        return
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    def local_value(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(local_value, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    is_multi_worker = tf_trainer._collective_all_reduce_multi_worker
+    model._maybe_symbolic_build = maybe_symbolic_build
+    tf_trainer._collective_all_reduce_multi_worker = lambda _: False
+    try:
+        yield
+    finally:
+        tf_trainer._collective_all_reduce_multi_worker = is_multi_worker
+        del model._maybe_symbolic_build
+
+
 def strategy_scope(strategy):
     """Returns `strategy.scope()`, or a no-op context when `strategy` is None."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
