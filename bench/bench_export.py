@@ -3,6 +3,7 @@
     python bench/bench_export.py                 # defaults: 2000 batch-1 calls, 30 batches
     python bench/bench_export.py --calls 500 --batches 10   # quicker
     python bench/bench_export.py --threads 1     # one TensorFlow thread, as on a busy host
+    python bench/bench_export.py --model runs/mnist_cnn-fashion_mnist_sample  # a trained one
 
 Batch 1: latency (p50, p99) of the exported `serving_default` signature, called as TF
 Serving's Python clients and `tf.saved_model.load` users call it (a uint8 tensor in), and
@@ -66,6 +67,26 @@ def tflite_runner(model, folder, image):
     return lambda: runner(images=image)
 
 
+def tflite_agreement(model, folder):
+    """Prints, per TFLite variant, top-1 agreement with Keras on the sample's test images."""
+    from cnnzoo.data import load_arrays
+
+    images, _, _ = load_arrays("fashion_mnist_sample", "test")
+    reference = model(images.astype("float32"), training=False).numpy()
+    print(f"TFLite vs Keras on {len(images)} Fashion-MNIST sample test images")
+    print("  format           size (KB)  top-1 agreement  max |p - p_keras|")
+    for fmt in ("tflite", "tflite_float16", "tflite_int8"):
+        path = export_model(model, os.path.join(folder, f"{fmt}.tflite"), format=fmt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = tf.lite.Interpreter(model_path=str(path))
+        probabilities = interpreter.get_signature_runner("serving_default")(
+            images=images)["probabilities"]
+        agreement = (probabilities.argmax(-1) == reference.argmax(-1)).mean()
+        print(f"  {fmt:16s} {os.path.getsize(path) / 1024:9.0f}  {agreement:15.4f}  "
+              f"{np.abs(probabilities - reference).max():17.2e}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000,
@@ -77,16 +98,25 @@ def main(argv=None):
     parser.add_argument("--threads", type=int,
                         help="TensorFlow intra- and inter-op threads (default: TensorFlow's "
                              "choice), as TF Serving's --tensorflow_intra_op_parallelism")
+    parser.add_argument("--model", help="a .keras file or training workdir to time and "
+                                        "compare (default: a fresh mnist_cnn); a trained "
+                                        "model makes the TFLite agreement meaningful")
     args = parser.parse_args(argv)
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     rounds = 5
 
-    model = cnnzoo.build_mnist_cnn()
+    if args.model:
+        from cnnzoo.export.source import load_export_source
+
+        model, _ = load_export_source(args.model)
+    else:
+        model = cnnzoo.build_mnist_cnn()
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (1, 28, 28, 1), dtype=np.uint8)
-    batch = rng.integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
+    shape = tuple(model.input_shape[1:])
+    image = rng.integers(0, 256, (1, *shape), dtype=np.uint8)
+    batch = rng.integers(0, 256, (256, *shape), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as folder:
         path = export_saved_model(model, os.path.join(folder, "mnist_cnn"))
         signature = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -94,6 +124,7 @@ def main(argv=None):
         image_tensor, batch_tensor = tf.constant(image), tf.constant(batch)
         batch_float = tf.constant(batch.astype("float32"))
         tflite = tflite_runner(model, folder, image)
+        tflite_agreement(model, folder)
 
         latency = interleaved({
             "exported signature": (lambda: signature(images=image_tensor),
@@ -111,7 +142,7 @@ def main(argv=None):
                                                max(1, args.batches // rounds)),
         }, rounds)
 
-    print(f"mnist_cnn, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, threads "
+    print(f"{model.name}, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, threads "
           f"{args.threads or 'default'}")
     print("batch 1 latency (ms)            p50      p99   calls")
     for name, times in latency.items():

@@ -127,8 +127,7 @@ class ExportedPredictor:
             raise ImageInputError(f"{expected}; received dtype {array.dtype} with shape "
                                   f"{list(array.shape)}.")
         if array.ndim != 4 or tuple(array.shape[1:]) != self.input_shape:
-            raise ImageInputError(f"{expected}; received shape {list(array.shape)} "
-                                  f"({images.dtype if hasattr(images, 'dtype') else 'list'}).")
+            raise ImageInputError(f"{expected}; received shape {list(array.shape)}.")
         return array
 
     def run(self, images, *, batch_size=256):

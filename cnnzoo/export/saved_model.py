@@ -15,8 +15,12 @@ def check_classifier(model):
 
     Raises:
         ValueError: not a built Keras model with one `(H, W, C)` image input (C = 1 or 3)
-            and one `(K,)` output.
+            and one `(K,)` output, or a Keras backend other than TensorFlow.
     """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"export builds TensorFlow graphs and needs Keras's TensorFlow "
+                         f"backend; this process runs {keras.backend.backend()!r}. Run it "
+                         "with KERAS_BACKEND=tensorflow.")
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model; received {type(model).__name__}. Build "
                          "one with cnnzoo.build(name) or load a .keras file first.")
