@@ -281,3 +281,24 @@ def test_tfds_images_of_varying_size_need_image_size(no_local_data, monkeypatch)
     x, y, info = load_arrays("some_photos", image_size=(4, 4))
     assert x.shape == (2, 4, 4, 3) and info.image_shape == (4, 4, 3)
     assert info.num_examples == 2 and x.dtype == np.uint8 and int(x.max()) == 9
+
+
+def test_load_arrays_needs_no_tensorflow_for_numpy_formats(tmp_path):
+    """On the JAX backend (where `import cnnzoo` does not load TensorFlow) it stays unloaded."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+
+    np.savez(tmp_path / "tiny.npz", x_train=np.zeros((2, 3, 3), np.uint8), y_train=[0, 1],
+             x_test=np.zeros((1, 3, 3), np.uint8), y_test=[1])
+    code = ("import sys\n"
+            "from cnnzoo.data import load_arrays\n"
+            "load_arrays('fashion_mnist_sample'); load_arrays('digits', 'test')\n"
+            f"load_arrays({str(tmp_path / 'tiny.npz')!r}, 'test')\n"
+            "print('tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)),
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
