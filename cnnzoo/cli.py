@@ -217,7 +217,7 @@ def _add_predict_command(subparsers):
     parser = subparsers.add_parser(
         "predict", help="classify image files with an exported SavedModel",
         description="Print the top-K classes and probabilities of each image (PNG, JPEG, "
-                    "GIF or BMP of any size; resized in the exported graph).")
+                    "GIF, BMP or WebP of any size; resized in the exported graph).")
     parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--top-k", type=_positive_int, default=3,

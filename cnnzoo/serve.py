@@ -170,6 +170,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -200,6 +202,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, body = error.status, {"error": str(error)}
         except Exception as error:  # The server must answer, whatever the request did.
             status, body = 500, {"error": f"internal error: {type(error).__name__}: {error}"}
+        if status != 200:
+            # A refused request's body may be unread; it must not be parsed as the next one.
+            self.close_connection = True
         self._reply(status, body)
 
     def _get(self):

@@ -1,6 +1,7 @@
 """SavedModel export: signatures, proof in a TensorFlow-only process, bad input, atomicity."""
 
 import gzip
+import io
 import json
 import os
 import pathlib
@@ -168,6 +169,22 @@ def test_bytes_signature_resizes_other_sizes(signatures, test_images):
     expected = found["serving_default"](images=resized)["probabilities"]
     assert outputs["probabilities"].shape == (2, 10)
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt, mode", [("GIF", "L"), ("BMP", "L"), ("WEBP", "L"),
+                                       ("PNG", "RGB"), ("PNG", "LA")])
+def test_bytes_signature_takes_other_formats_and_modes(signatures, test_images, fmt, mode):
+    """Lossless images of the same gray pixels, whatever the format or colour mode."""
+    pil = pytest.importorskip("PIL.Image")
+    _, found = signatures
+    encoded = []
+    for image in test_images[:2]:
+        buffer = io.BytesIO()
+        pil.fromarray(image[..., 0]).convert(mode).save(buffer, format=fmt, lossless=True)
+        encoded.append(buffer.getvalue())
+    outputs = found["serving_bytes"](image_bytes=tf.constant(encoded))
+    direct = found["serving_default"](images=tf.constant(test_images[:2]))
+    np.testing.assert_allclose(outputs["probabilities"], direct["probabilities"], atol=1e-6)
 
 
 def test_tf_example_signature_matches_uint8(signatures, test_images):

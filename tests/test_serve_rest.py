@@ -1,6 +1,7 @@
 """The development server: real HTTP requests in TF Serving's REST format, good and bad."""
 
 import base64
+import http.client
 import json
 import threading
 import urllib.error
@@ -141,6 +142,21 @@ def test_server_still_answers_after_bad_requests(server, images):
     call(server.url + ":predict", raw=b"\x00\xff")
     status, body = call(server.url + ":predict", {"instances": images[:1].tolist()})
     assert status == 200 and len(body["predictions"]) == 1
+
+
+def test_refused_body_does_not_leak_into_the_next_request(server, images):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    body = json.dumps({"instances": images[:1].tolist()})
+    connection.request("POST", "/v1/models/other:predict", body=body)
+    response = connection.getresponse()
+    assert (response.status, response.getheader("Connection")) == (404, "close")
+    response.read()
+    connection.request("POST", "/v1/models/mnist_cnn:predict", body=body)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert len(json.loads(response.read())["predictions"]) == 1
+    connection.close()
 
 
 def test_only_loopback_hosts():

@@ -136,7 +136,7 @@ class ExportedPredictor:
         Args:
             images: uint8 or float pixel values `(N, H, W, C)` in [0, 255], run through
                 `serving_default`; or a list of encoded images (bytes: PNG, JPEG, GIF,
-                BMP, any size), run through `serving_bytes`.
+                BMP, WebP, any size), run through `serving_bytes`.
             batch_size: the largest batch sent to the graph at once.
 
         Returns:
@@ -198,8 +198,8 @@ class ExportedPredictor:
             try:
                 tf.io.decode_image(encoded, expand_animations=False)
             except (tf.errors.InvalidArgumentError, ValueError):
-                return (f"image {index} ({len(encoded)} bytes) is not a PNG, JPEG, GIF or "
-                        f"BMP image: {concise_error(error)}")
+                return (f"image {index} ({len(encoded)} bytes) is not a PNG, JPEG, GIF, "
+                        f"BMP or WebP image: {concise_error(error)}")
         return concise_error(error)
 
     def predict(self, images, *, batch_size=256):

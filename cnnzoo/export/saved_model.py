@@ -48,8 +48,8 @@ def _describe_signatures(input_shape, num_classes, with_names):
     image = f"uint8 [None, {', '.join(str(d) for d in input_shape)}]"
     return {
         sigs.DEFAULT_SIGNATURE: {"inputs": {sigs.IMAGES_INPUT: image}, "outputs": outputs},
-        sigs.BYTES_SIGNATURE: {"inputs": {sigs.BYTES_INPUT: "string [None] (PNG/JPEG/GIF/BMP"
-                                                             ", any size)"},
+        sigs.BYTES_SIGNATURE: {"inputs": {sigs.BYTES_INPUT: "string [None] (PNG/JPEG/GIF/BMP/"
+                                                             "WebP, any size)"},
                                "outputs": outputs},
         sigs.EXAMPLE_SIGNATURE: {"inputs": {sigs.EXAMPLE_INPUT: "string [None] (serialized "
                                             f"tf.Example, '{sigs.EXAMPLE_IMAGE_FEATURE}')"},
@@ -66,8 +66,8 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
     - `serving_default`: `images` uint8 `[None, H, W, C]` → `probabilities` float32
       `[None, K]`, `class_ids` int64 `[None]` and, with class names, `class_names` string
       `[None]`; a wrong shape raises `InvalidArgumentError` naming the expected one;
-    - `serving_bytes`: `image_bytes` string `[None]` (encoded PNG/JPEG/GIF/BMP of any
-      size, decoded and resized in the graph) → the same outputs;
+    - `serving_bytes`: `image_bytes` string `[None]` (encoded PNG/JPEG/GIF/BMP/WebP of
+      any size, decoded and resized in the graph) → the same outputs;
     - `serving_tf_example`: `examples` string `[None]` (serialized `tf.Example`s with the
       image in `image/encoded`) → the same outputs.
 
@@ -94,6 +94,8 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
         ValueError: not a classifier, bad class names, metadata or version.
     """
     input_shape, num_classes = check_classifier(model)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a dict; received {type(metadata).__name__}.")
     if class_names is None and metadata:
         class_names = metadata.get("class_names")
     class_names = check_class_names(class_names, num_classes)

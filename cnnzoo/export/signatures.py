@@ -50,9 +50,24 @@ def _checked_images(images, input_shape):
         return tf.identity(images)
 
 
+# ITU-R BT.601 luma, as tf.image.rgb_to_grayscale.
+_LUMA = (0.2989, 0.5870, 0.1140)
+
+
 def _decode(image_bytes, input_shape):
     height, width, channels = input_shape
-    image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+    # Decoded as stored (GIF, BMP and WebP refuse a 1-channel decode), then gray or
+    # gray+alpha images keep their gray channel and colour ones drop alpha, so an image
+    # already in the model's format reaches it bit for bit.
+    image = tf.io.decode_image(image_bytes, channels=0, expand_animations=False)
+    image = tf.cast(image, tf.float32)
+    is_gray = tf.shape(image)[-1] < 3
+    if channels == 1:
+        image = tf.cond(is_gray, lambda: image[..., :1],
+                        lambda: tf.reduce_sum(image[..., :3] * _LUMA, -1, keepdims=True))
+    else:
+        image = tf.cond(is_gray, lambda: tf.tile(image[..., :1], [1, 1, 3]),
+                        lambda: image[..., :3])
     image = tf.image.resize(image, (height, width), method="bilinear")
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
