@@ -1,0 +1,45 @@
+"""cnnzoo.fit and cnnzoo.evaluate on Keras's JAX backend with NumPy arrays, TensorFlow absent."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("jax")
+
+SCRIPT = textwrap.dedent("""
+    import sys
+
+    class NoTensorFlow:
+        # A finder rather than sys.modules["tensorflow"] = None: Keras checks
+        # `"tensorflow" in sys.modules` and would then try to use it.
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "tensorflow":
+                raise ImportError(f"{name} is blocked in this test")
+
+    sys.meta_path.insert(0, NoTensorFlow())
+    import keras
+    import cnnzoo
+    from cnnzoo.data import load_arrays
+
+    assert keras.backend.backend() == "jax"
+    x, y, info = load_arrays("digits", "train")
+    x_test, y_test, _ = load_arrays("digits", "test")
+    history = cnnzoo.fit("tutorial_5x5", (x, y), epochs=4, workdir=sys.argv[1],
+                         num_classes=10, batch_size=32, schedule="cosine",
+                         learning_rate=3e-3, seed=0, verbose=0)
+    result = cnnzoo.evaluate(history.model, (x_test, y_test))
+    print(result["accuracy"])
+""")
+
+
+@pytest.mark.slow
+def test_fit_and_evaluate_run_on_jax_without_tensorflow(tmp_path):
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=300,
+                            env={"KERAS_BACKEND": "jax", "PATH": "/usr/bin:/bin",
+                                 "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert float(result.stdout.split()[-1]) > 0.8
+    assert (tmp_path / "run" / "last.keras").is_file()
