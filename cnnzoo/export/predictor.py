@@ -248,6 +248,16 @@ def load_exported(path):
     Raises:
         FileNotFoundError: nothing at `path`.
         ValueError: not a SavedModel, or one without cnnzoo's `serving_default` signature.
+
+    Example:
+        >>> import tempfile, numpy as np, cnnzoo
+        >>> path = cnnzoo.export_saved_model(cnnzoo.build_mnist_cnn(),
+        ...                                  tempfile.mkdtemp() + "/mnist_cnn")
+        >>> predictor = load_exported(path)
+        >>> predictor.input_shape, predictor.signature_names
+        ((28, 28, 1), ['serving_bytes', 'serving_default', 'serving_tf_example'])
+        >>> predictor.predict(np.zeros((2, 28, 28, 1), np.uint8)).shape
+        (2, 10)
     """
     folder = resolve_saved_model(path)
     try:

@@ -92,6 +92,14 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
         FileExistsError: the target exists and `overwrite` is False (nothing is written).
         NotADirectoryError: the target lies inside a file (nothing is written).
         ValueError: not a classifier, bad class names, metadata or version.
+
+    Example:
+        >>> import tempfile, cnnzoo
+        >>> folder = tempfile.mkdtemp()
+        >>> path = export_saved_model(cnnzoo.build_mnist_cnn(), f"{folder}/mnist_cnn",
+        ...                           class_names=list("0123456789"), version=1)
+        >>> path.relative_to(folder).as_posix(), sorted(p.name for p in path.iterdir())
+        ('mnist_cnn/1', ['assets', 'fingerprint.pb', 'saved_model.pb', 'variables'])
     """
     input_shape, num_classes = check_classifier(model)
     if metadata is not None and not isinstance(metadata, dict):
