@@ -29,8 +29,9 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     """Trains `model` on `train` for `epochs` and returns the Keras `History`.
 
     The trained model is `history.model`. Running the same call again after an interrupt
-    resumes after the last finished epoch; after a finished run it trains nothing, and a
-    larger `epochs` trains on.
+    resumes after the last finished epoch with the optimizer's state (its step count and a
+    constant learning rate included); after a finished run it trains nothing, and a larger
+    `epochs` trains on.
 
     Args:
         model: a registry name such as "mnist_cnn" (built inside the strategy's scope at
@@ -74,7 +75,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     if seed is not None:
         make_deterministic(seed)
     train_data = inputs.as_data(train, argument="train")
-    validation_data = inputs.as_data(validation, argument="validation") if validation else None
+    validation_data = (inputs.as_data(validation, argument="validation")
+                       if validation is not None else None)
     images, labels = inputs.first_batch(train_data)
     num_classes = num_classes or inputs.infer_num_classes(train_data, labels)
 
