@@ -74,6 +74,9 @@ def _run_train(args):
                   verbose=1 if sys.stdout.isatty() else 2)
     except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
         raise UserError(_one_line(error)) from None
+    except KeyboardInterrupt:
+        raise UserError("interrupted; run the same command again to resume after the last "
+                        "finished epoch") from None
 
 
 def _positive_int(text):
