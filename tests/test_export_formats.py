@@ -90,6 +90,13 @@ def test_onnx_matches_keras(model, tmp_path, real_images, reference):
     assert np.abs(output - reference).max() < 1e-4
 
 
+def test_onnx_without_its_packages_says_what_to_install(model, tmp_path, monkeypatch):
+    monkeypatch.setattr("cnnzoo.export.formats._importable", lambda name: name != "tf2onnx")
+    with pytest.raises(ImportError, match="pip install tf2onnx"):
+        export_model(model, tmp_path / "model.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("fmt, name, kwargs, message", [
     ("tflite", "m.keras", {}, r"writes a \.tflite file"),
     ("keras", "m", {}, r"writes a \.keras file"),

@@ -159,6 +159,17 @@ def test_refused_body_does_not_leak_into_the_next_request(server, images):
     connection.close()
 
 
+def test_model_name_and_version_come_from_the_folder_or_the_caller(export):
+    for folder, name, expected in [(export.parent, None, "mnist_cnn/versions/3"),
+                                   (export, "digits", "digits/versions/3")]:
+        server = make_server(folder, port=0, model_name=name)
+        try:
+            service = server.service
+            assert f"{service.name}/versions/{service.version}" == expected
+        finally:
+            server.server_close()
+
+
 def test_only_loopback_hosts():
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     with pytest.raises(ValueError, match="loopback only"):
