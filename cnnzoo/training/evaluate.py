@@ -5,6 +5,8 @@ computed with NumPy from the predicted probabilities, so they agree with each ot
 exactly and work for any Keras backend.
 """
 
+import pathlib
+
 import numpy as np
 
 from cnnzoo.training import inputs
@@ -20,11 +22,9 @@ def load_model(path):
     Raises:
         FileNotFoundError: no such file, or a directory without best.keras / last.keras.
     """
-    import pathlib
-
     import keras
 
-    import cnnzoo  # noqa: F401  registers cnnzoo's losses and metrics for deserialisation
+    import cnnzoo.losses  # noqa: F401  registers cnnzoo's loss and metrics for loading
 
     path = pathlib.Path(path)
     if path.is_dir():

@@ -229,7 +229,7 @@ def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compi
         "dataset": info.name if info is not None else None,
         "class_names": list(info.class_names) if info is not None else None,
         "build_kwargs": build_kwargs or {},
-        "training": {**{k: v for k, v in compile_settings.items()}, "schedule": schedule,
+        "training": {**compile_settings, "schedule": schedule,
                      "warmup_epochs": warmup_epochs, "mixed_precision": policy,
                      "jit_compile": jit_compile, "replicas": num_replicas(strategy)},
         "versions": _versions(),
