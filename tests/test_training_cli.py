@@ -119,3 +119,12 @@ def test_fashion_mnist_falls_back_to_the_shipped_sample_and_says_so(monkeypatch,
     _, info = load_split("fashion_mnist", "test", say=said.append, limit=10, batch_size=10)
     assert info.name == "fashion_mnist_sample"
     assert len(said) == 1 and "using the shipped sample" in said[0]
+
+
+def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(trained_run):
+    _, workdir, export = trained_run
+    history_before = (workdir / "history.csv").read_text()
+    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
+                 "--export", str(export), "--seed", "1", *TINY]) == 0
+    assert (workdir / "history.csv").read_text() == history_before
+    assert export.exists()
