@@ -81,6 +81,9 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     num_classes = num_classes or inputs.infer_num_classes(train_data, labels)
 
     strategy = _strategy_for(model, distribute)
+    model_name = model if isinstance(model, str) else model.name
+    workdir = _worker_dir(pathlib.Path(workdir), strategy)
+    done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs)
     compile_settings = _compile_settings(
         optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
         label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
@@ -88,7 +91,6 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             train_data, batch_size), reduce_lr_on_plateau=reduce_lr_on_plateau)
     policy = resolve_mixed_precision(mixed_precision)
     jit = resolve_jit_compile(jit_compile)
-    model_name = model if isinstance(model, str) else model.name
     with strategy_scope(strategy):
         model = _build_or_compile(model, image_shape=tuple(images.shape[1:]),
                                   num_classes=num_classes, policy=policy, jit_compile=jit,
@@ -102,8 +104,6 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
                            input_shape=model.input_shape[1:], num_classes=num_classes,
                            model_name=model_name, argument="validation")
 
-    workdir = _worker_dir(pathlib.Path(workdir), strategy)
-    done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs)
     run_files.update_run(workdir, **_run_record(
         model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
                                                                       batch_size),
@@ -224,7 +224,8 @@ def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compi
     """Returns the fields `run.json` records when a run starts or resumes."""
     info = data.info
     record = {
-        "model": model_name, "status": "running", "epochs": epochs, "batch_size": batch_size,
+        "model": model_name, "status": "running", "error": None, "test_metrics": None,
+        "epochs": epochs, "batch_size": batch_size,
         "seed": seed, "input_shape": list(input_shape), "num_classes": num_classes,
         "dataset": info.name if info is not None else None,
         "class_names": list(info.class_names) if info is not None else None,
