@@ -10,6 +10,7 @@
     determinism.py   seeded, deterministic runs
     inputs.py        the data forms accepted, and the checks before training
     workdir.py       the run directory's files, written atomically
+    job.py           the main job behind `cnnzoo train`: data, recipe, fit, test, export
 """
 
 from cnnzoo.training.determinism import make_deterministic
