@@ -128,3 +128,14 @@ def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(
                  "--export", str(export), "--seed", "1", *TINY]) == 0
     assert (workdir / "history.csv").read_text() == history_before
     assert export.exists()
+
+
+def test_evaluate_command_reads_the_export_and_agrees_with_the_keras_model(
+        trained_run, capsys):
+    _, workdir, export = trained_run
+    if not (export / "saved_model.pb").is_file():
+        pytest.skip("cnnzoo.export is not available; the export is a .keras file")
+    assert main(["evaluate", str(export), "--dataset", "digits", "--limit", "300"]) == 0
+    from_export = capsys.readouterr().out.splitlines()[0]
+    assert main(["evaluate", str(workdir), "--dataset", "digits", "--limit", "300"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == from_export

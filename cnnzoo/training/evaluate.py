@@ -16,11 +16,34 @@ from cnnzoo.training import inputs
 _EPSILON = 1e-7
 
 
+class ExportedClassifier:
+    """An exported SavedModel seen as `evaluate` sees a Keras model (uint8 signature)."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.name = predictor.card.get("model") or predictor.path.name
+        self.input_shape = (None,) + tuple(predictor.input_shape)
+        num_classes = (len(predictor.class_names) if predictor.class_names else
+                       predictor.predict(np.zeros((1,) + self.input_shape[1:], "uint8")).shape[-1])
+        self.output_shape = (None, num_classes)
+
+    def predict_on_batch(self, images):
+        return self.predictor.predict(images)
+
+
+def _is_saved_model(path):
+    return (path / "saved_model.pb").is_file() or any(path.glob("*/saved_model.pb"))
+
+
 def load_model(path):
-    """Returns the Keras model saved at `path` (a `.keras` file, or a workdir's best.keras).
+    """Returns the model at `path` for `evaluate`.
+
+    `path` is a `.keras` file, a training workdir (its best.keras, else last.keras), a
+    folder holding `model.keras`, or an export from `cnnzoo.export` (a SavedModel, read
+    through its uint8 `serving_default` signature).
 
     Raises:
-        FileNotFoundError: no such file, or a directory without best.keras / last.keras.
+        FileNotFoundError: nothing loadable at `path`.
     """
     import keras
 
@@ -28,17 +51,22 @@ def load_model(path):
 
     path = pathlib.Path(path)
     if path.is_dir():
+        if _is_saved_model(path):
+            from cnnzoo.export import load_exported
+
+            return ExportedClassifier(load_exported(path))
         for name in ("best.keras", "last.keras", "model.keras"):
             if (path / name).is_file():
                 path = path / name
                 break
         else:
             raise FileNotFoundError(
-                f"{str(path)!r} is a directory without best.keras, last.keras or model.keras; "
-                "pass a .keras file or a training workdir.")
+                f"{str(path)!r} holds no best.keras, last.keras, model.keras or SavedModel; "
+                "pass a .keras file, a training workdir or an export.")
     if not path.is_file():
-        raise FileNotFoundError(f"no model file at {str(path)!r}; pass a .keras file or a "
-                                "training workdir such as runs/mnist_cnn-fashion_mnist.")
+        raise FileNotFoundError(f"no model file at {str(path)!r}; pass a .keras file, a "
+                                "training workdir such as runs/mnist_cnn-fashion_mnist, or "
+                                "an export.")
     return keras.saving.load_model(path)
 
 
@@ -75,7 +103,8 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
     """Evaluates the classifier `model` on `data` and returns a dict of results.
 
     Args:
-        model: a `keras.Model` taking raw pixels, or a path (`.keras` file or workdir).
+        model: a `keras.Model` taking raw pixels, or a path (see `load_model`: a
+            `.keras` file, a workdir or a SavedModel export).
         data: a `tf.data.Dataset` of `(images, labels)`, the `(dataset, info)` pair from
             `cnnzoo.load_dataset`, or arrays `(images, labels)`.
         class_names: names for the report (default: the info's, else "0".."K-1").
