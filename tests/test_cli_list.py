@@ -31,14 +31,3 @@ def test_console_script_runs():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "vgg16_bn" in result.stdout
-
-
-def test_readme_model_table_is_the_registry_table():
-    from pathlib import Path
-
-    from cnnzoo.cli import model_table
-    from cnnzoo.registry import list_models
-
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert model_table(list_models(), markdown=True) in readme, (
-        "README's model table is stale: paste the output of `cnnzoo list --markdown`.")

@@ -59,6 +59,10 @@ def test_duplicate_and_badly_formed_names_are_refused():
     ("mnist_cnn", {"compile": False, "learning_rate": 0.1}, "not compiled"),
     ("mnist_cnn", {"pooling": "mean"}, "pooling in"),
     ("lenet5", {"subsampling": "median"}, "subsampling in"),
+    ("mnist_cnn", {"learning_rate": -1}, "learning_rate must be positive"),
+    ("vgg16", {"depth": 11}, r"vgg16 fixes depth=16; received depth=11.*build_vgg"),
+    ("resnet20", {"layout": "imagenet"}, "resnet20 fixes layout='cifar'"),
+    ("tutorial_3x3", {"filters": (8, 16)}, "tutorial_3x3 fixes filters=\\(32, 64\\)"),
 ])
 def test_bad_arguments_are_refused_with_the_received_value(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -79,6 +83,7 @@ def test_vgg_refuses_unsupported_settings(kwargs, message):
     ({"depth": 18, "layout": "cifar"}, "depth 6n\\+2"),
     ({"depth": 20, "layout": "imagenet"}, "depth in \\[18, 34, 50, 101, 152\\]"),
     ({"depth": 20, "layout": "tiny"}, "layout in"),
+    ({"depth": [20]}, "depth must be an integer.*received depth=\\[20\\]"),
 ])
 def test_resnet_refuses_unsupported_depths(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -29,7 +29,8 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None):
         weight_decay: decoupled weight decay, applied to kernels only.
 
     Raises:
-        ValueError: an unknown optimizer name, or settings given beside an instance.
+        ValueError: an unknown optimizer name, a learning rate that is not positive, a
+            negative weight decay, or settings given beside an instance.
 
     Example:
         >>> make_optimizer("sgd", learning_rate=0.05).__class__.__name__
@@ -45,6 +46,9 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None):
         raise ValueError(
             f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} "
             "or pass a keras.optimizers.Optimizer instance.")
+    if isinstance(learning_rate, (int, float)) and not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive; received learning_rate="
+                         f"{learning_rate!r}. Typical values: 1e-3 for adam, 0.1 for sgd.")
     cls, default_lr, extra = OPTIMIZERS[optimizer]
     if weight_decay is not None and weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0; received weight_decay={weight_decay}.")

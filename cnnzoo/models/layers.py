@@ -65,6 +65,24 @@ def check_choice(value, choices, *, argument, model):
     return value
 
 
+def refuse_fixed(kwargs, *, model, family_builder, **fixed):
+    """Raises if `kwargs` sets an argument that the named variant `model` fixes.
+
+    `build("vgg16", depth=11)` would otherwise fail inside Python's call machinery with
+    "got multiple values for argument"; this says which builder takes the argument.
+
+    Raises:
+        ValueError: naming the fixed argument, its value here and the general builder.
+    """
+    clashes = sorted(set(kwargs) & set(fixed))
+    if clashes:
+        given = ", ".join(f"{key}={kwargs[key]!r}" for key in clashes)
+        fixed_text = ", ".join(f"{key}={fixed[key]!r}" for key in clashes)
+        raise ValueError(
+            f"{model} fixes {fixed_text}; received {given}. Call "
+            f"cnnzoo.{family_builder}(...) to choose it, or build another registered model.")
+
+
 def image_input(input_shape):
     """Returns `(inputs, x)`: the `images` input of raw pixels and its rescaled tensor."""
     inputs = keras.Input(shape=input_shape, dtype="float32", name="images")

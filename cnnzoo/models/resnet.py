@@ -16,7 +16,7 @@ need a Lambda layer and break serialisation): ResNet-20 has 0.27M parameters eit
 import keras
 
 from cnnzoo.models.layers import (check_choice, check_input_shape, check_num_classes,
-                                  conv_bn_relu, finish_model, image_input)
+                                  conv_bn_relu, finish_model, image_input, refuse_fixed)
 from cnnzoo.registry import register_model
 
 # depth -> (block kind, blocks per stage) for the ImageNet layout.
@@ -85,7 +85,7 @@ def _resnet_plan(depth, layout):
         check_choice(depth, tuple(IMAGENET_DEPTHS), argument="depth", model="resnet (imagenet)")
         kind, blocks = IMAGENET_DEPTHS[depth]
         return kind, blocks, IMAGENET_WIDTHS
-    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if depth < 8 or (depth - 2) % 6:
         raise ValueError(
             f"the cifar ResNet layout has depth 6n+2 (20, 32, 44, 56, 110, ...); received "
             f"depth={depth!r}. For 18, 34, 50, 101 or 152 use layout='imagenet'.")
@@ -113,6 +113,9 @@ def build_resnet(depth=20, *, layout=None, preact=False, input_shape=(32, 32, 3)
         >>> build_resnet(20, compile=False).count_params()
         274042
     """
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise ValueError(f"resnet depth must be an integer such as 20 or 50; received "
+                         f"depth={depth!r}.")
     if layout is None:
         layout = "imagenet" if depth in IMAGENET_DEPTHS else "cifar"
     check_choice(layout, tuple(MIN_SIZES), argument="layout", model="resnet")
@@ -147,6 +150,8 @@ def _register_resnet(depth, num_params):
     default_input, classes = ((224, 224, 3), 1000) if layout == "imagenet" else ((32, 32, 3), 10)
 
     def builder(**kwargs):
+        refuse_fixed(kwargs, model=f"resnet{depth}", family_builder="build_resnet",
+                     depth=depth, layout=layout)
         return build_resnet(depth, layout=layout, **kwargs)
 
     builder.__name__ = builder.__qualname__ = f"build_resnet{depth}"

@@ -2,11 +2,14 @@
 
 import keras
 
-from cnnzoo.models.layers import check_input_shape, check_num_classes, finish_model, image_input
+from cnnzoo.models.layers import (check_input_shape, check_num_classes, finish_model, image_input,
+                                  refuse_fixed)
 from cnnzoo.registry import register_model
 
 # Two 'same' convolutions each followed by a 2x2 pool: 4 px leave one pixel.
 _MIN_SIZE = 4
+_TUTORIAL_3X3 = {"filters": (32, 64), "kernel_size": 3, "hidden_units": (128,)}
+_TUTORIAL_5X5 = {"filters": (16, 32), "kernel_size": 5, "hidden_units": ()}
 
 
 def build_tutorial_cnn(*, filters=(32, 64), kernel_size=3, hidden_units=(128,), dropout=0.0,
@@ -41,9 +44,11 @@ def build_tutorial_cnn(*, filters=(32, 64), kernel_size=3, hidden_units=(128,), 
                 reference="PyTorch / Keras beginner tutorials: Conv32-Conv64 3x3, Dense 128")
 def build_tutorial_3x3(**kwargs):
     """Conv 32/64 3x3 'same' + 2x2 pool twice, Dense 128, Dropout 0.5 (421,642 params)."""
+    refuse_fixed(kwargs, model="tutorial_3x3", family_builder="build_tutorial_cnn",
+                 **_TUTORIAL_3X3)
     kwargs.setdefault("name", "tutorial_3x3")
     kwargs.setdefault("dropout", 0.5)
-    return build_tutorial_cnn(filters=(32, 64), kernel_size=3, hidden_units=(128,), **kwargs)
+    return build_tutorial_cnn(**_TUTORIAL_3X3, **kwargs)
 
 
 @register_model("tutorial_5x5", family="tutorial", default_input=(28, 28, 1), num_classes=10,
@@ -51,5 +56,7 @@ def build_tutorial_3x3(**kwargs):
                 reference="PyTorch MNIST tutorial CNN: Conv16-Conv32 5x5, linear classifier")
 def build_tutorial_5x5(**kwargs):
     """Conv 16/32 5x5 'same' + 2x2 pool twice, straight to the classes (28,938 params)."""
+    refuse_fixed(kwargs, model="tutorial_5x5", family_builder="build_tutorial_cnn",
+                 **_TUTORIAL_5X5)
     kwargs.setdefault("name", "tutorial_5x5")
-    return build_tutorial_cnn(filters=(16, 32), kernel_size=5, hidden_units=(), **kwargs)
+    return build_tutorial_cnn(**_TUTORIAL_5X5, **kwargs)

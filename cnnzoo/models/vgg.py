@@ -3,7 +3,7 @@
 import keras
 
 from cnnzoo.models.layers import (check_choice, check_input_shape, check_num_classes,
-                                  finish_model, image_input)
+                                  finish_model, image_input, refuse_fixed)
 from cnnzoo.registry import register_model
 
 # Convolutions per block for each depth (configurations A, B, D and E of the paper).
@@ -60,6 +60,8 @@ def _register_vgg(depth, batch_norm, num_params):
     name = f"vgg{depth}{'_bn' if batch_norm else ''}"
 
     def builder(**kwargs):
+        refuse_fixed(kwargs, model=name, family_builder="build_vgg", depth=depth,
+                     batch_norm=batch_norm)
         return build_vgg(depth, batch_norm=batch_norm, **kwargs)
 
     builder.__name__ = builder.__qualname__ = f"build_{name}"

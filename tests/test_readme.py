@@ -1,0 +1,24 @@
+"""The README cannot drift from the code: its model table and its test command."""
+
+import re
+from pathlib import Path
+
+from cnnzoo.cli import model_table
+from cnnzoo.registry import list_models
+
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_model_table_is_the_registry_table():
+    assert model_table(list_models(), markdown=True) in README, (
+        "README's model table is stale: paste the output of `cnnzoo list --markdown`.")
+
+
+def test_ci_runs_the_readme_test_command_as_written():
+    blocks = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
+    main_job, test_command = blocks[0].strip(), blocks[1].strip()
+    assert "cnnzoo train mnist_cnn --dataset fashion_mnist --export saved_models/" in main_job
+    assert "pytest" in test_command
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines
