@@ -175,7 +175,7 @@ def _run_export(args):
 
 
 def _add_export_command(subparsers):
-    from cnnzoo.export import FORMATS
+    from cnnzoo.export.formats import FORMATS  # Plain Python: no TensorFlow for the parser.
 
     parser = subparsers.add_parser(
         "export", help="export a trained model for serving (SavedModel, .keras, TFLite, ONNX)",
@@ -228,6 +228,17 @@ def _add_predict_command(subparsers):
     parser.set_defaults(handler=_run_predict)
 
 
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535; received "
+                                         f"{text!r}")
+    return value
+
+
 def _run_serve(args):
     from cnnzoo.serve import serve
 
@@ -246,7 +257,8 @@ def _add_serve_command(subparsers):
                     "API: POST /v1/models/NAME:predict with {\"instances\": [...]} or "
                     "{\"inputs\": ...}, GET /v1/models/NAME for status.")
     parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
-    parser.add_argument("--port", type=int, default=8501, help="default: 8501, as TF Serving")
+    parser.add_argument("--port", type=_port, default=8501,
+                        help="0 to 65535, 0 picks a free one (default: 8501, as TF Serving)")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default: "
                                                             "127.0.0.1)")
     parser.add_argument("--model-name", help="NAME in the URLs (default: the model's name)")

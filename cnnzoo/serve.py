@@ -22,6 +22,7 @@ import socket
 
 
 from cnnzoo.export import signatures as sigs
+from cnnzoo.export.layout import version_number
 from cnnzoo.export.predictor import ImageInputError, load_exported
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -59,6 +60,22 @@ def check_loopback(host):
     return host
 
 
+def check_port(port):
+    """Returns `port` if it is a TCP port number, 0 to 65535 (0 picks a free port).
+
+    Raises:
+        ValueError: anything else.
+
+    Example:
+        >>> check_port(8501)
+        8501
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 0 to 65535 (0 picks a free port); "
+                         f"received port={port!r}.")
+    return port
+
+
 def _decode_b64(value):
     try:
         return base64.b64decode(value["b64"], validate=True)
@@ -76,8 +93,9 @@ class ModelService:
     def __init__(self, export, *, model_name=None):
         self.predictor = load_exported(export)
         folder = self.predictor.path
-        self.version = int(folder.name) if folder.name.isdigit() else 1
-        default_name = folder.parent.name if folder.name.isdigit() else folder.name
+        version = version_number(folder.name)
+        self.version = 1 if version is None else version
+        default_name = folder.name if version is None else folder.parent.name
         self.name = model_name or self.predictor.card.get("model") or default_name
 
     def status(self):
@@ -260,11 +278,13 @@ def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose
     free port (see `server.url`).
 
     Raises:
-        ValueError: a host that is not loopback, or `export` is not a cnnzoo SavedModel.
+        ValueError: a host that is not loopback, a port outside 0-65535, or `export` is
+            not a cnnzoo SavedModel.
         FileNotFoundError: nothing at `export`.
         OSError: the port is taken.
     """
     check_loopback(host)
+    check_port(port)
     service = ModelService(export, model_name=model_name)
     return DevServer((host, port), service, verbose=verbose)
 

@@ -39,6 +39,13 @@ SCRIPT = textwrap.dedent("""
     history = model.fit(x.astype("float32"), y, batch_size=64, epochs=2, verbose=0)
     loss, accuracy, top5 = model.evaluate(x_test.astype("float32"), y_test, verbose=0)
     assert "tensorflow" not in sys.modules
+
+    import contextlib, io
+    from cnnzoo.cli import main
+    with contextlib.redirect_stdout(io.StringIO()) as table:
+        assert main(["list"]) == 0, "cnnzoo list must run without TensorFlow"
+    assert "mnist_cnn" in table.getvalue()
+    assert "tensorflow" not in sys.modules
     print(history.history["loss"][0], history.history["loss"][-1], accuracy)
 """)
 

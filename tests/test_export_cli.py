@@ -112,3 +112,13 @@ def test_serve_refuses_a_taken_port(exported, capsys):
         port = taken.getsockname()[1]
         assert main(["serve", str(exported), "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_serve_refuses_a_port_outside_0_to_65535(exported, port, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", str(exported), "--port", port])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(f"argument --port: must be a port number from 0 to 65535; "
+                          f"received {port!r}")

@@ -296,6 +296,50 @@ def test_version_folder_for_tensorflow_serving(model, tmp_path):
         export_saved_model(model, base, version=0)
 
 
+def test_find_saved_model_takes_only_numbered_versions(model, tmp_path):
+    from cnnzoo.export import find_saved_model
+
+    base = tmp_path / "mnist_cnn"
+    export_saved_model(model, base, version=2)
+    export_saved_model(model, base, version=10)
+    shutil.copytree(base / "2", base / "backup")  # Not a version: TF Serving ignores it.
+    assert find_saved_model(base) == base / "10"
+    assert find_saved_model(base / "10") == base / "10"
+    assert find_saved_model(base / "10" / "saved_model.pb") is None
+    assert find_saved_model(tmp_path) is None and find_saved_model(tmp_path / "x") is None
+
+
+def test_export_is_readable_by_other_users(model, tmp_path, monkeypatch):
+    import stat
+
+    old = os.umask(0o022)
+    monkeypatch.setattr("cnnzoo.atomic._cached_umask", None)
+    try:
+        path = export_saved_model(model, tmp_path / "export", version=1)
+    finally:
+        os.umask(old)
+    modes = {p.is_dir(): set() for p in (path, path / "saved_model.pb")}
+    for item in [path, *path.rglob("*")]:
+        modes[item.is_dir()].add(stat.S_IMODE(item.stat().st_mode))
+    assert modes == {True: {0o755}, False: {0o644}}
+
+
+def test_export_logs_no_temporary_folder(model, tmp_path):
+    import logging
+
+    logger, stream = tf.get_logger(), io.StringIO()
+    handler, level = logging.StreamHandler(stream), tf.get_logger().level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        export_saved_model(model, tmp_path / "export")
+        assert logger.level == logging.INFO
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert ".partial-" not in stream.getvalue()
+
+
 def test_existing_target_is_refused_without_overwrite(model, tmp_path):
     target = export_saved_model(model, tmp_path / "export", metadata={"round": 1})
     before = sorted(p.relative_to(target) for p in target.rglob("*"))

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import cnnzoo
 from cnnzoo.export import export_saved_model, load_exported
-from cnnzoo.serve import check_loopback, make_server
+from cnnzoo.serve import check_loopback, check_port, make_server
 
 CLASS_NAMES = [f"class_{i}" for i in range(10)]
 
@@ -174,3 +174,10 @@ def test_only_loopback_hosts():
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     with pytest.raises(ValueError, match="loopback only"):
         check_loopback("0.0.0.0")
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000, "8501", True])
+def test_ports_outside_0_to_65535_are_refused(export, port):
+    assert check_port(0) == 0 and check_port(65535) == 65535
+    with pytest.raises(ValueError, match="port must be an integer from 0 to 65535"):
+        make_server(export, port=port)

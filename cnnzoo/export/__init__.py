@@ -1,15 +1,41 @@
 """cnnzoo.export: SavedModels with serving signatures, .keras, TFLite and ONNX files.
 
+Importing the package loads no TensorFlow: `FORMATS` and `find_saved_model` are plain
+Python (the CLI builds its parser from them on any backend); the rest is imported on
+first use.
+
     >>> from cnnzoo.export import FORMATS
     >>> FORMATS
     ('saved_model', 'keras', 'tflite', 'tflite_float16', 'tflite_int8', 'onnx')
 """
 
-from cnnzoo.export.formats import FORMATS, export_model
-from cnnzoo.export.predictor import ExportedPredictor, ImageInputError, load_exported
-from cnnzoo.export.saved_model import export_saved_model
-from cnnzoo.export.signatures import BYTES_SIGNATURE, DEFAULT_SIGNATURE, EXAMPLE_SIGNATURE
+import importlib
 
-__all__ = ["BYTES_SIGNATURE", "DEFAULT_SIGNATURE", "EXAMPLE_SIGNATURE", "ExportedPredictor",
-           "FORMATS", "ImageInputError", "export_model", "export_saved_model",
-           "load_exported"]
+from cnnzoo.export.formats import FORMATS
+from cnnzoo.export.layout import find_saved_model, resolve_saved_model
+
+# Public names in modules needing TensorFlow: name -> module, imported lazily.
+_LAZY = {
+    "export_model": "cnnzoo.export.formats",
+    "ExportedPredictor": "cnnzoo.export.predictor",
+    "ImageInputError": "cnnzoo.export.predictor",
+    "load_exported": "cnnzoo.export.predictor",
+    "export_saved_model": "cnnzoo.export.saved_model",
+    "BYTES_SIGNATURE": "cnnzoo.export.signatures",
+    "DEFAULT_SIGNATURE": "cnnzoo.export.signatures",
+    "EXAMPLE_SIGNATURE": "cnnzoo.export.signatures",
+}
+
+__all__ = sorted(["FORMATS", "find_saved_model", "resolve_saved_model", *_LAZY])
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnzoo.export' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,14 +1,12 @@
-"""`export_model`: one entry point for every export format."""
+"""`export_model`: one entry point for every export format.
+
+TensorFlow and Keras are imported inside the functions, so `FORMATS` is importable
+without them (the CLI's parser needs it on any backend).
+"""
 
 import pathlib
-import tempfile
 
-import keras
-import tensorflow as tf
-
-from cnnzoo.export.atomic import atomic_output
-from cnnzoo.export.saved_model import check_classifier, export_saved_model
-from cnnzoo.export.signatures import plain_function
+from cnnzoo.atomic import atomic_file
 
 FORMATS = ("saved_model", "keras", "tflite", "tflite_float16", "tflite_int8", "onnx")
 _SUFFIXES = {"keras": ".keras", "tflite": ".tflite", "tflite_float16": ".tflite",
@@ -40,6 +38,8 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
         FileExistsError, NotADirectoryError: as `export_saved_model`, before writing.
         ImportError: `onnx` without its packages.
     """
+    from cnnzoo.export.saved_model import check_classifier, export_saved_model
+
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {list(FORMATS)}.")
     if format == "saved_model":
@@ -56,7 +56,7 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
     if path.suffix != _SUFFIXES[format]:
         raise ValueError(f"format {format!r} writes a {_SUFFIXES[format]} file; received "
                          f"path {str(path)!r}. Use e.g. {path.stem + _SUFFIXES[format]!r}.")
-    with atomic_output(path, overwrite=overwrite, is_dir=False) as staging:
+    with atomic_file(path, overwrite=overwrite) as staging:
         if format == "keras":
             model.save(staging)
         elif format == "onnx":
@@ -77,6 +77,14 @@ def tflite_bytes(model, *, quantization=None):
     Raises:
         ValueError: an unknown quantization.
     """
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
+    from cnnzoo.export.saved_model import quiet_saved_model_logs
+    from cnnzoo.export.signatures import plain_function
+
     if quantization not in (None, "float16", "int8"):
         raise ValueError(f"quantization must be None, 'float16' or 'int8'; received "
                          f"{quantization!r}.")
@@ -86,7 +94,8 @@ def tflite_bytes(model, *, quantization=None):
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", function, input_signature=input_signature)
-        archive.write_out(scratch, verbose=False)
+        with quiet_saved_model_logs():
+            archive.write_out(scratch, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
         if quantization is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -5,13 +5,13 @@ TensorFlow Serving would run.
 """
 
 import json
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.card import CARD_FILENAME
+from cnnzoo.export.layout import find_saved_model, resolve_saved_model  # noqa: F401
 
 
 class ImageInputError(tf.errors.InvalidArgumentError, ValueError):
@@ -39,32 +39,6 @@ def concise_error(error):
     text = " ".join(kept) or str(error)
     # TF prefixes Assert messages and brackets each printed value.
     return text.replace("assertion failed: ", "").replace("] [", " ").strip("[]")
-
-
-def resolve_saved_model(path):
-    """Returns the SavedModel folder at `path`, or its newest numbered version inside.
-
-    A TF Serving model base (`path/1/`, `path/2/`…) resolves to its highest version, as
-    TF Serving's default version policy does.
-
-    Raises:
-        FileNotFoundError: nothing at `path`.
-        ValueError: `path` holds no `saved_model.pb`, directly or in a version folder.
-    """
-    path = pathlib.Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"no export at {str(path)!r}.")
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = sorted((int(p.name), p) for p in path.iterdir() if p.is_dir()
-                      and p.name.isdigit() and (p / "saved_model.pb").is_file()) \
-        if path.is_dir() else []
-    if versions:
-        return versions[-1][1]
-    raise ValueError(
-        f"{str(path)!r} is not a SavedModel: it has no saved_model.pb (nor a numbered "
-        "version folder holding one). Export one with `cnnzoo export` or "
-        "cnnzoo.export_saved_model(model, path).")
 
 
 class ExportedPredictor:

@@ -1,12 +1,15 @@
 """`export_saved_model`: a SavedModel that TensorFlow Serving takes as it is."""
 
+import contextlib
 import json
+import logging
 import pathlib
 
 import keras
+import tensorflow as tf
 
+from cnnzoo.atomic import atomic_directory
 from cnnzoo.export import signatures as sigs
-from cnnzoo.export.atomic import atomic_output
 from cnnzoo.export.card import CARD_FILENAME, check_class_names, make_card
 
 
@@ -39,6 +42,22 @@ def check_classifier(model):
                          f"model {model.name!r} has output shape {output_shape}. "
                          "Rebuild it with include_top=True.")
     return tuple(int(d) for d in input_shape[1:]), int(output_shape[-1])
+
+
+@contextlib.contextmanager
+def quiet_saved_model_logs():
+    """Raises TensorFlow's Python logger to WARNING while a SavedModel is written.
+
+    `tf.saved_model.save` logs "Assets written to: <folder>" at INFO whatever `verbose`
+    says, and the folder is our temporary one; the level is restored afterwards.
+    """
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _describe_signatures(input_shape, num_classes, with_names):
@@ -116,13 +135,14 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
     card = make_card(model, class_names=class_names, metadata=metadata,
                      signatures=_describe_signatures(input_shape, num_classes,
                                                      class_names is not None))
-    with atomic_output(path, overwrite=overwrite, is_dir=True) as staging:
+    with atomic_directory(path, overwrite=overwrite) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for name, (function, input_signature) in sigs.serving_functions(
                 model, class_names=class_names).items():
             archive.add_endpoint(name, function, input_signature=input_signature)
-        archive.write_out(str(staging), verbose=False)
+        with quiet_saved_model_logs():
+            archive.write_out(str(staging), verbose=False)
         # Written into `assets/` after saving (ExportArchive keeps no plain files): TF
         # Serving copies it with the version folder and any reader finds it by name.
         (staging / "assets").mkdir(exist_ok=True)

@@ -72,11 +72,28 @@ def _decode(image_bytes, input_shape):
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
+def plain_function(model):
+    """Returns `(function, input signature)`: uint8 images to probabilities and class ids.
+
+    The function returns `probabilities` (float32 `[batch, K]`) and `class_ids` (int64
+    `[batch]`). No string ops and no assertions, so converters that take only builtin
+    ops (TFLite) take it; `serving_functions` builds every signature on it.
+    """
+    input_shape = tuple(int(d) for d in model.input_shape[1:])
+
+    def classify(images):
+        probabilities = model(tf.cast(images, tf.float32), training=False)
+        return {"probabilities": probabilities,
+                "class_ids": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
+
+    return classify, [tf.TensorSpec((None, *input_shape), tf.uint8, name=IMAGES_INPUT)]
+
+
 def serving_functions(model, *, class_names=None):
     """Returns `{signature name: (function, input signature)}` for `model`.
 
-    Every function returns `probabilities` (float32 `[batch, K]`), `class_ids` (int64
-    `[batch]`) and, when `class_names` is given, `class_names` (string `[batch]`).
+    Every function returns `plain_function`'s `probabilities` and `class_ids` and, when
+    `class_names` is given, `class_names` (string `[batch]`).
 
     Args:
         model: a built Keras classifier taking raw float32 pixels `(batch, H, W, C)`.
@@ -84,13 +101,12 @@ def serving_functions(model, *, class_names=None):
     """
     input_shape = tuple(int(d) for d in model.input_shape[1:])
     names = None if class_names is None else tf.constant(list(class_names), tf.string)
+    classify, images_signature = plain_function(model)
 
     def outputs(images):
-        probabilities = model(tf.cast(images, tf.float32), training=False)
-        class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        result = {"probabilities": probabilities, "class_ids": class_ids}
+        result = classify(images)
         if names is not None:
-            result["class_names"] = tf.gather(names, class_ids)
+            result["class_names"] = tf.gather(names, result["class_ids"])
         return result
 
     def serve_images(images):
@@ -107,24 +123,8 @@ def serving_functions(model, *, class_names=None):
         return serve_bytes(features[EXAMPLE_IMAGE_FEATURE])
 
     return {
-        DEFAULT_SIGNATURE: (serve_images, [tf.TensorSpec((None, *input_shape), tf.uint8,
-                                                         name=IMAGES_INPUT)]),
+        DEFAULT_SIGNATURE: (serve_images, images_signature),
         BYTES_SIGNATURE: (serve_bytes, [tf.TensorSpec((None,), tf.string, name=BYTES_INPUT)]),
         EXAMPLE_SIGNATURE: (serve_examples, [tf.TensorSpec((None,), tf.string,
                                                            name=EXAMPLE_INPUT)]),
     }
-
-
-def plain_function(model):
-    """Returns `(function, input signature)`: uint8 images to probabilities and class ids.
-
-    For converters (TFLite) that take only builtin ops: no string ops, no assertions.
-    """
-    input_shape = tuple(int(d) for d in model.input_shape[1:])
-
-    def serve(images):
-        probabilities = model(tf.cast(images, tf.float32), training=False)
-        return {"probabilities": probabilities,
-                "class_ids": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
-
-    return serve, [tf.TensorSpec((None, *input_shape), tf.uint8, name=IMAGES_INPUT)]

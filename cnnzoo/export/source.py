@@ -40,8 +40,6 @@ def load_export_source(path):
     """
     import keras
 
-    import cnnzoo  # noqa: F401  registers cnnzoo's losses and metrics for loading
-
     path = pathlib.Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no model or workdir at {str(path)!r}.")
