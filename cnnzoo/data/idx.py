@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 
 import numpy as np
+
+from cnnzoo.atomic import write_atomically
 
 __all__ = ["IdxFormatError", "read_idx", "write_idx"]
 
@@ -97,8 +98,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file, gzipped when ``path`` ends in ``.gz``.
 
-    The file is written to a temporary name and moved into place, so a reader
-    never sees half a file.
+    The file is written atomically (:func:`cnnzoo.atomic.write_atomically`), so a
+    reader never sees half a file; it gets the umask's permissions (usually 0644).
 
     Raises:
         ValueError: the array's dtype has no IDX type code or it has no dimensions.
@@ -117,14 +118,4 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     if path.endswith(".gz"):
         # mtime=0 keeps the bytes reproducible, so a regenerated sample is a no-op diff.
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".idx")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(path, payload)
