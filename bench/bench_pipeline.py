@@ -19,12 +19,60 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnnzoo  # noqa: E402
-from cnnzoo.data import (DatasetNotFoundError, list_augment_presets, load_arrays,  # noqa: E402
-                         load_dataset)
-from cnnzoo.data.augment import make_keras_augmenter  # noqa: E402
+from cnnzoo.data import (DatasetNotFoundError, get_augment_preset,  # noqa: E402
+                         list_augment_presets, load_arrays, load_dataset)
+
+
+def make_keras_augmenter(preset, *, num_classes: int, flip_allowed: bool = True, seed=0):
+    """A preset built from Keras 3 preprocessing layers, to time against our tf ops.
+
+    Moved here from cnnzoo.data.augment: only this comparison uses it.
+
+    Returns:
+        ``fn(images, labels)`` with the same inputs/outputs as the function
+        ``cnnzoo.data.augment.make_batch_augmenter`` returns, minus the explicit seed
+        (the layers carry their own seed-generator state).
+    """
+    preset = get_augment_preset(preset)
+    layers = []
+    if preset.shift:
+        layers.append(keras.layers.RandomTranslation(
+            preset.shift, preset.shift, fill_mode="constant", interpolation="nearest",
+            seed=seed))
+    if preset.flip and flip_allowed:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
+    if preset.erase:
+        layers.append(keras.layers.RandomErasing(factor=preset.erase, scale=(0.02, 0.25),
+                                                 fill_value=0.0, value_range=(0, 255),
+                                                 seed=seed + 2))
+    if preset.rotate:
+        layers.append(keras.layers.RandomRotation(preset.rotate / 360.0, fill_mode="constant",
+                                                  seed=seed + 3))
+    if preset.zoom:
+        layers.append(keras.layers.RandomZoom(preset.zoom, fill_mode="constant", seed=seed + 4))
+    mixer = None
+    if preset.mixup:
+        mixer = keras.layers.MixUp(alpha=preset.mixup, seed=seed + 5)
+    elif preset.cutmix:
+        mixer = keras.layers.CutMix(factor=preset.cutmix, seed=seed + 5)
+
+    def augment(images, labels):
+        images = tf.cast(images, tf.float32)
+        for layer in layers:
+            images = layer(images, training=True)
+        labels = tf.cast(labels, tf.int32)
+        if mixer is not None:
+            out = mixer({"images": images,
+                         "labels": tf.one_hot(labels, num_classes, dtype=tf.float32)},
+                        training=True)
+            images, labels = out["images"], out["labels"]
+        return images, labels
+
+    return augment
 
 
 def _median_rates(runs: dict, repeats: int) -> dict:

@@ -82,3 +82,63 @@ def test_test_split_of_a_single_folder(tmp_path):
     _make_folder(tmp_path / "pets")
     with pytest.raises(ValueError, match="no test/ folder"):
         load_arrays(str(tmp_path / "pets"), "test")
+
+
+def _write_rgb_pets(root, first):
+    """A colour folder whose first file (by name) is ``first``, followed by RGB images."""
+    _write_png(root / "cat" / "000.png", first)
+    rgb = np.random.default_rng(1).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    _write_png(root / "cat" / "001.png", rgb)
+    _write_png(root / "dog" / "000.png", rgb)
+    return rgb
+
+
+def test_rgba_first_image_gives_rgb_without_alpha(tmp_path):
+    rgba = np.random.default_rng(0).integers(0, 256, (6, 5, 4), dtype=np.uint8)
+    rgb = _write_rgb_pets(tmp_path / "pets", rgba)
+    x, _, info = load_arrays(str(tmp_path / "pets"))
+    assert x.shape == (3, 6, 5, 3) and info.image_shape == (6, 5, 3)
+    np.testing.assert_array_equal(x[0], rgba[..., :3])  # alpha dropped, colour exact
+    np.testing.assert_array_equal(x[1], rgb)
+
+
+def test_gray_first_image_does_not_turn_a_colour_folder_gray(tmp_path):
+    gray = np.random.default_rng(0).integers(0, 256, (6, 5, 1), dtype=np.uint8)
+    rgb = _write_rgb_pets(tmp_path / "pets", gray)
+    x, _, _ = load_arrays(str(tmp_path / "pets"))
+    assert x.shape == (3, 6, 5, 3)
+    np.testing.assert_array_equal(x[0], np.repeat(gray, 3, axis=-1))
+    np.testing.assert_array_equal(x[2], rgb)
+
+
+@pytest.mark.parametrize("pillow", [True, False])
+def test_all_gray_folder_stays_gray(tmp_path, monkeypatch, pillow):
+    import sys
+
+    if not pillow:  # the fallback: decode each image to count its channels
+        monkeypatch.setitem(sys.modules, "PIL", None)
+    rng = np.random.default_rng(0)
+    gray_alpha = rng.integers(0, 256, (6, 5, 2), dtype=np.uint8)
+    _write_png(tmp_path / "pets" / "cat" / "000.png", gray_alpha)
+    _write_png(tmp_path / "pets" / "dog" / "000.png", rng.integers(0, 256, (6, 5, 1),
+                                                                    dtype=np.uint8))
+    x, _, info = load_arrays(str(tmp_path / "pets"))
+    assert x.shape == (2, 6, 5, 1) and info.image_shape == (6, 5, 1)
+    np.testing.assert_array_equal(x[0], gray_alpha[..., :1])
+
+
+def test_color_mode_rgba_is_refused(tmp_path):
+    from cnnzoo.data.folders import read_image_folder
+
+    _make_folder(tmp_path / "pets")
+    with pytest.raises(ValueError, match="color_mode must be None, 'grayscale' or 'rgb'"):
+        read_image_folder(str(tmp_path / "pets"), color_mode="rgba")
+
+
+def test_png_with_a_corrupt_header_is_named(tmp_path):
+    pytest.importorskip("PIL")
+    _write_png(tmp_path / "pets" / "cat" / "000.png", np.zeros((4, 4, 1), np.uint8))
+    (tmp_path / "pets" / "dog").mkdir()
+    (tmp_path / "pets" / "dog" / "000.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    with pytest.raises(ImageFolderError, match=r"dog/000.png cannot be read as an image"):
+        load_arrays(str(tmp_path / "pets"))

@@ -144,3 +144,38 @@ def test_corrupt_file_in_folder_surfaces_before_tensorflow(tmp_path):
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not an idx file at all")
     with pytest.raises(IdxFormatError, match="train-images-idx3-ubyte.gz"):
         load_dataset(str(tmp_path), batch_size=4)
+
+
+def test_idx_folder_validation_without_validation_split(tmp_path):
+    _write_mnist_like(tmp_path / "data")
+    with pytest.raises(ValueError, match=r"split='validation' needs validation_split>0 for "
+                                         r"IDX data in .*data") as caught:
+        load_arrays(str(tmp_path / "data"), "validation")
+    assert "class sub-folders" not in str(caught.value)
+    x, _, _ = load_arrays(str(tmp_path / "data"), "validation", validation_split=0.25)
+    assert len(x) == 3
+
+
+def test_idx_folder_without_test_files(tmp_path):
+    _write_mnist_like(tmp_path / "data")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        os.remove(tmp_path / "data" / name)
+    with pytest.raises(DataFormatError, match=r"no t10k-images-idx3-ubyte\[\.gz\] for split "
+                                              r"'test' in .*data") as caught:
+        load_arrays(str(tmp_path / "data"), "test")
+    assert "image folder" not in str(caught.value)
+
+
+def test_cifar_folder_without_test_batch(tmp_path):
+    rows = np.zeros((2, 1 + 32 * 32 * 3), np.uint8)
+    (tmp_path / "data_batch_1.bin").write_bytes(rows.tobytes())
+    with pytest.raises(DataFormatError, match=r"no test_batch.bin for split 'test'"):
+        load_arrays(str(tmp_path), "test")
+    with pytest.raises(ValueError, match=r"needs validation_split>0 for CIFAR-10 binary"):
+        load_arrays(str(tmp_path), "validation")
+
+
+def test_npz_file_validation_without_validation_split(tmp_path):
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((2, 3, 3), np.uint8), y_train=[0, 1])
+    with pytest.raises(ValueError, match=r"needs validation_split>0 for Keras .npz data"):
+        load_arrays(str(tmp_path / "d.npz"), "validation")

@@ -302,3 +302,154 @@ def test_load_arrays_needs_no_tensorflow_for_numpy_formats(tmp_path):
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+# ---- tensorflow-datasets: name resolution first, then validation_split as split slices
+
+@pytest.mark.parametrize("split, validation_split, expected", [
+    ("train", 0.1, "train[:90%]"),
+    ("validation", 0.1, "train[90%:]"),
+    ("test", 0.1, "test"),
+    ("train", 0.0, "train"),
+    ("validation", 0.0, "validation"),  # tfds datasets with their own validation split
+    ("train[:50%]", 0.0, "train[:50%]"),
+    ("train", 0.07, "train[:93%]"),  # 100 * (1 - 0.07) is 93.00000000000001 in floats
+    ("validation", 0.125, "train[87.5%:]"),
+    ("validation", 1 / 3, "train[66.6667%:]"),
+    ("train", 0.000001, "train[:99.9999%]"),
+])
+def test_tfds_split_slices(split, validation_split, expected):
+    assert sources.tfds_split(split, validation_split) == expected
+
+
+def test_tfds_split_slices_meet_at_one_boundary():
+    for validation_split in np.linspace(0.01, 0.99, 197):
+        train = sources.tfds_split("train", validation_split)
+        validation = sources.tfds_split("validation", validation_split)
+        assert train[len("train[:"):-1] == validation[len("train["):-2]
+
+
+@pytest.mark.parametrize("split, validation_split, message", [
+    ("train", 1.0, r"in \[0, 1\); received validation_split=1.0"),
+    ("train", -0.1, r"in \[0, 1\)"),
+    ("train", 1e-9, "rounds to a 0% hold-out"),
+    ("train[:50%]", 0.1, "cannot be combined with the split expression"),
+])
+def test_tfds_split_refuses(split, validation_split, message):
+    with pytest.raises(ValueError, match=message):
+        sources.tfds_split(split, validation_split)
+
+
+def _fake_tfds(calls, names=("a", "b")):
+    import tensorflow as tf
+
+    class FakeInfo:
+        features = {"label": type("L", (), {"names": list(names)})(),
+                    "image": type("I", (), {"shape": (4, 4, 3)})()}
+        splits = {}
+        data_dir = "/fake/tfds"
+
+    def load(name, split, data_dir, download):
+        calls.append((name, split))
+        x = np.zeros((3, 4, 4, 3), np.uint8)
+        return tf.data.Dataset.from_tensor_slices((x, np.array([0, 1, 1], np.int64))), FakeInfo
+
+    return load
+
+
+def test_tfds_dataset_with_validation_split_reads_slices(no_local_data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "_tfds_load", _fake_tfds(calls))
+    _, _, info = load_arrays("cifar10", "train", validation_split=0.1)
+    load_arrays("cifar10", "validation", validation_split=0.1)
+    load_arrays("cifar10", "test", validation_split=0.1)
+    assert calls == [("cifar10", "train[:90%]"), ("cifar10", "train[90%:]"),
+                     ("cifar10", "test")]
+    assert info.split == "train" and info.source_path == "tfds:/fake/tfds"
+
+
+def test_tfds_split_expression_for_a_local_name_goes_to_tfds(no_local_data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "_tfds_load", _fake_tfds(calls))
+    load_arrays("mnist", "train[:50%]")
+    assert calls == [("mnist", "train[:50%]")]
+
+
+def test_local_files_win_over_tfds_with_validation_split(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "_tfds_load", _fake_tfds(calls))
+    _write_mnist_like(tmp_path / "mnist", n_train=10)
+    _, y, info = load_arrays("mnist", "validation", data_dir=str(tmp_path),
+                             validation_split=0.2)
+    assert len(y) == 2 and info.source_path == str(tmp_path / "mnist") and not calls
+
+
+def test_unknown_name_with_validation_split_is_not_found_not_a_split_error(monkeypatch):
+    calls = []
+
+    def unknown(name, split, data_dir, download):
+        calls.append(split)
+        raise KeyError(f"Dataset {name} not found.")
+
+    monkeypatch.setattr(sources, "_tfds_load", unknown)
+    with pytest.raises(ValueError, match=r"unknown dataset name 'nosuchds'") as caught:
+        load_arrays("nosuchds", validation_split=0.1)
+    assert "validation_split" not in str(caught.value) and calls == ["train[:90%]"]
+
+
+def test_local_copy_without_the_split_is_named_in_not_found(no_local_data):
+    _write_mnist_like(no_local_data / "fashion-mnist", n_train=4)
+    for name in os.listdir(no_local_data / "fashion-mnist"):
+        if name.startswith("t10k"):
+            os.remove(no_local_data / "fashion-mnist" / name)
+    with pytest.raises(DatasetNotFoundError,
+                       match=r"fashion-mnist \(IDX files, but no t10k-images-idx3-ubyte\[.gz\] "
+                             r"for split 'test'\)"):
+        load_arrays("fashion_mnist", "test")
+
+
+# ---- digits without scikit-learn, the label check, image channels
+
+def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        load_arrays("digits")
+
+
+def test_check_labels_accepts_class_ids():
+    from cnnzoo.data import check_labels
+
+    out = check_labels(np.array([[0.0], [2.0], [1.0]]), num_classes=3)
+    assert out.dtype == np.int32 and out.tolist() == [0, 2, 1]
+    assert check_labels(np.array([], np.int64)).shape == (0,)
+    assert check_labels(np.array([True, False])).tolist() == [1, 0]
+    assert check_labels(np.array([2, 0], dtype=object), num_classes=3).tolist() == [2, 0]
+
+
+@pytest.mark.parametrize("labels, num_classes, message", [
+    ([0.0, 1.5], None, r"y must be whole-number class ids; received 1.5"),
+    ([0.0, np.nan], None, "received nan"),
+    ([np.inf], None, "received inf"),
+    (np.array(["cat", "dog"], dtype=object), None, "dtype object"),
+    ([0, -2], None, "y must be >= 0 .*received a label -2"),
+    ([0, 3, 4, 1], 3, r"class ids 0..2 for 3 classes; received 3 \(2 of 4"),
+    (np.eye(3), None, r"shape \(N,\); received shape \(3, 3\).*argmax"),
+    (["a", "b"], None, "dtype <U1"),
+])
+def test_check_labels_refuses(labels, num_classes, message):
+    from cnnzoo.data import check_labels
+
+    with pytest.raises(ValueError, match=message):
+        check_labels(labels, num_classes, argument="y")
+
+
+@pytest.mark.parametrize("channels, fix", [(4, r"x\[\.\.\., :3\]"), (2, r"x\[\.\.\., :1\]"),
+                                           (5, "gray or")])
+def test_arrays_with_channels_no_model_takes(channels, fix):
+    x = np.zeros((2, 4, 4, channels), np.uint8)
+    with pytest.raises(ValueError, match=rf"1 \(gray\) or 3 \(RGB\) channels.*"
+                                         rf"\(2, 4, 4, {channels}\).*{fix}"):
+        load_arrays((x, np.array([0, 1])))

@@ -13,9 +13,9 @@ from cnnzoo.data.folders import ImageFolderError
 from cnnzoo.data.idx import IdxFormatError, read_idx, write_idx
 from cnnzoo.data.info import DatasetInfo
 from cnnzoo.data.pipeline import load_arrays, load_dataset
-from cnnzoo.data.sources import DatasetNotFoundError, list_local_names, search_dirs
+from cnnzoo.data.sources import DatasetNotFoundError, check_labels, list_local_names, search_dirs
 
 __all__ = ["AugmentPreset", "DataFormatError", "DatasetInfo", "DatasetNotFoundError",
-           "IdxFormatError", "ImageFolderError", "get_augment_preset", "list_augment_presets",
-           "list_local_names", "load_arrays", "load_dataset", "read_idx",
-           "register_augment_preset", "search_dirs", "write_idx"]
+           "IdxFormatError", "ImageFolderError", "check_labels", "get_augment_preset",
+           "list_augment_presets", "list_local_names", "load_arrays", "load_dataset",
+           "read_idx", "register_augment_preset", "search_dirs", "write_idx"]

@@ -17,8 +17,7 @@ were never faster (keras issues 20283 and 23245 report larger gaps on bigger ima
 What settles it is reproducibility: these ops take their randomness from an explicit
 per-batch seed (stateless ops), so batches are identical run after run even with
 parallel map calls, which a layer's internal seed-generator state cannot promise.
-:func:`make_keras_augmenter` builds the Keras-layer equivalent of each preset, kept for
-that comparison.
+The benchmark builds the Keras-layer equivalent of each preset for that comparison.
 
 Presets know the data: horizontal flips are skipped for digits and characters
 (``flip=False``, set from the dataset name by the pipeline).
@@ -31,7 +30,7 @@ import difflib
 import math
 
 __all__ = ["AugmentPreset", "register_augment_preset", "get_augment_preset",
-           "list_augment_presets", "make_batch_augmenter", "make_keras_augmenter"]
+           "list_augment_presets", "make_batch_augmenter"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,55 +264,6 @@ def make_batch_augmenter(preset, *, num_classes: int, flip_allowed: bool = True)
         if preset.mixes_labels:
             onehot = tf.one_hot(labels, num_classes, dtype=tf.float32)
             images, labels = _mix(tf, images, onehot, preset, seed_mix)
-        return images, labels
-
-    return augment
-
-
-def make_keras_augmenter(preset, *, num_classes: int, flip_allowed: bool = True, seed=0):
-    """The same preset built from Keras 3 preprocessing layers (for speed comparison).
-
-    Returns:
-        ``fn(images, labels)`` with the same inputs/outputs as
-        :func:`make_batch_augmenter`'s function, minus the explicit seed (the layers
-        carry their own seed-generator state).
-    """
-    import keras
-    import tensorflow as tf
-
-    preset = get_augment_preset(preset)
-    layers = []
-    if preset.shift:
-        layers.append(keras.layers.RandomTranslation(
-            preset.shift, preset.shift, fill_mode="constant", interpolation="nearest",
-            seed=seed))
-    if preset.flip and flip_allowed:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
-    if preset.erase:
-        layers.append(keras.layers.RandomErasing(factor=preset.erase, scale=(0.02, 0.25),
-                                                 fill_value=0.0, value_range=(0, 255),
-                                                 seed=seed + 2))
-    if preset.rotate:
-        layers.append(keras.layers.RandomRotation(preset.rotate / 360.0, fill_mode="constant",
-                                                  seed=seed + 3))
-    if preset.zoom:
-        layers.append(keras.layers.RandomZoom(preset.zoom, fill_mode="constant", seed=seed + 4))
-    mixer = None
-    if preset.mixup:
-        mixer = keras.layers.MixUp(alpha=preset.mixup, seed=seed + 5)
-    elif preset.cutmix:
-        mixer = keras.layers.CutMix(factor=preset.cutmix, seed=seed + 5)
-
-    def augment(images, labels):
-        images = tf.cast(images, tf.float32)
-        for layer in layers:
-            images = layer(images, training=True)
-        labels = tf.cast(labels, tf.int32)
-        if mixer is not None:
-            out = mixer({"images": images,
-                         "labels": tf.one_hot(labels, num_classes, dtype=tf.float32)},
-                        training=True)
-            images, labels = out["images"], out["labels"]
         return images, labels
 
     return augment

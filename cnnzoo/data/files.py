@@ -22,7 +22,7 @@ import numpy as np
 
 from cnnzoo.data.idx import IdxFormatError, read_idx
 
-__all__ = ["read_local_split", "DataFormatError"]
+__all__ = ["read_local_split", "local_format", "split_files", "DataFormatError"]
 
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx(\d)-ubyte(\.gz)?$")
 _CIFAR_IMAGE_BYTES = 32 * 32 * 3
@@ -131,6 +131,55 @@ def _read_npz(path: str, split: str):
             f"{path} has no x_{split}/y_{split} arrays; Keras-style .npz files hold "
             f"x_train, y_train, x_test, y_test.") from None
     return _check_pair(_as_nhwc(images.astype(np.uint8)), labels.reshape(-1), path, path)
+
+
+def local_format(path: str) -> str | None:
+    """Names the format a file or folder holds, without reading any data.
+
+    Returns:
+        ``"IDX"``, ``"CIFAR-10 binary"``, ``"CIFAR-100 binary"``, ``"CIFAR-10 python"``,
+        ``"CIFAR-100 python"`` or ``"Keras .npz"`` (checked in the order
+        :func:`read_local_split` reads them), or ``None`` (e.g. an image folder).
+    """
+    if os.path.isfile(path):
+        return "Keras .npz" if path.endswith(".npz") else None
+    if not os.path.isdir(path):
+        return None
+    files = {n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n))}
+    if any(_IDX_NAME.match(n) for n in files):
+        return "IDX"
+    if "test_batch.bin" in files or any(re.fullmatch(r"data_batch_\d+\.bin", n) for n in files):
+        return "CIFAR-10 binary"
+    if files & {"train.bin", "test.bin"}:
+        return "CIFAR-100 binary"
+    if "test_batch" in files or any(re.fullmatch(r"data_batch_\d+", n) for n in files):
+        return "CIFAR-10 python"
+    if "meta" in files and files & {"train", "test"}:
+        return "CIFAR-100 python"
+    if len([n for n in files if n.endswith(".npz")]) == 1:
+        return "Keras .npz"
+    return None
+
+
+# The files each format needs for a split, as an error message names them.
+_SPLIT_FILES = {
+    "IDX": {"train": "train-images-idx3-ubyte[.gz]", "test": "t10k-images-idx3-ubyte[.gz]"},
+    "CIFAR-10 binary": {"train": "data_batch_<n>.bin", "test": "test_batch.bin"},
+    "CIFAR-100 binary": {"train": "train.bin", "test": "test.bin"},
+    "CIFAR-10 python": {"train": "data_batch_<n>", "test": "test_batch"},
+    "CIFAR-100 python": {"train": "train", "test": "test"},
+    "Keras .npz": {"train": "x_train/y_train arrays", "test": "x_test/y_test arrays"},
+}
+
+
+def split_files(data_format: str, split: str) -> str:
+    """The file(s) ``data_format`` (from :func:`local_format`) needs for ``split``.
+
+    Example:
+        >>> split_files("IDX", "test")
+        't10k-images-idx3-ubyte[.gz]'
+    """
+    return _SPLIT_FILES[data_format][split]
 
 
 def read_local_split(path: str, split: str):

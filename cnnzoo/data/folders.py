@@ -76,6 +76,40 @@ def list_image_folder(root: str) -> tuple[tuple[str, ...], dict[str, list[str]]]
     return tuple(classes), files
 
 
+# Pillow modes holding one gray channel (plus, for "LA"/"La", an alpha that is dropped).
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+
+def _is_gray(path: str) -> bool:
+    """Whether ``path`` holds a gray image, from its header when Pillow is installed."""
+    if os.path.splitext(path)[1].lower() in (".gif", ".bmp"):
+        return False  # TensorFlow decodes these only to 3 or 4 channels
+    try:
+        from PIL import Image
+    except ImportError:
+        Image = None
+    if Image is not None:
+        try:
+            with Image.open(path) as image:  # reads the header only, not the pixels
+                if image.mode == "P":  # a palette: gray when every entry is
+                    palette = np.asarray(image.getpalette() or [0, 0, 0]).reshape(-1, 3)
+                    return bool(np.all(palette == palette[:, :1]))
+                return image.mode in _GRAY_MODES
+        except (OSError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
+            raise ImageFolderError(f"{path} cannot be read as an image ({err}); the file is "
+                                   f"corrupt. Replace or remove it.") from None
+    import tensorflow as tf
+
+    image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+    return int(image.shape[-1]) < 3
+
+
+def _color_mode(files: dict[str, list[str]]) -> str:
+    """"grayscale" when every image is gray, else "rgb" (one colour image settles it)."""
+    return "grayscale" if all(_is_gray(p) for paths in files.values() for p in paths) \
+        else "rgb"
+
+
 def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
                       color_mode: str | None = None):
     """Read every image under ``root`` (one sub-folder per class) into memory.
@@ -84,26 +118,34 @@ def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
         root: the folder.
         image_size: ``(height, width)`` to resize to; ``None`` takes the first
             image's size.
-        color_mode: ``"grayscale"``, ``"rgb"`` or ``"rgba"``; ``None`` follows
-            the first image's channels.
+        color_mode: ``"grayscale"`` or ``"rgb"``; ``None`` reads ``"grayscale"``
+            when every image is gray (from the file headers when Pillow is
+            installed, else by decoding) and ``"rgb"`` otherwise, so one gray image
+            never turns a colour folder gray. Alpha is always dropped, as the
+            exported bytes signature does: models take 1 or 3 channels. GIF and BMP
+            files count as colour (TensorFlow decodes them only to 3 or 4 channels).
 
     Returns:
-        ``(images, labels, class_names)``: uint8 ``(N, H, W, C)``, int32 ``(N,)``,
-        and the class names in label order.
+        ``(images, labels, class_names)``: uint8 ``(N, H, W, C)`` with C 1 or 3,
+        int32 ``(N,)``, and the class names in label order.
 
     Raises:
         ImageFolderError: see :func:`list_image_folder`.
+        ValueError: ``color_mode`` is not None, "grayscale" or "rgb".
     """
     import keras
     import tensorflow as tf
 
+    if color_mode not in (None, "grayscale", "rgb"):
+        raise ValueError(f"color_mode must be None, 'grayscale' or 'rgb' (cnnzoo models take "
+                         f"1 or 3 channels); received color_mode={color_mode!r}.")
     class_names, files = list_image_folder(root)
-    first = tf.io.decode_image(tf.io.read_file(files[class_names[0]][0]),
-                               expand_animations=False)
     if image_size is None:
+        first = tf.io.decode_image(tf.io.read_file(files[class_names[0]][0]),
+                                   expand_animations=False)
         image_size = tuple(int(d) for d in first.shape[:2])
     if color_mode is None:
-        color_mode = {1: "grayscale", 4: "rgba"}.get(int(first.shape[-1]), "rgb")
+        color_mode = _color_mode(files)
     dataset = keras.utils.image_dataset_from_directory(
         root, labels="inferred", label_mode="int", class_names=list(class_names),
         color_mode=color_mode, batch_size=None, image_size=tuple(image_size),

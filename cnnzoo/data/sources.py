@@ -10,6 +10,10 @@ Where a named dataset comes from, in order (the first that has the files wins):
 5. tensorflow-datasets (``tfds.load``), which reads its own prepared copy or
    downloads one when there is a network.
 
+``validation_split`` holds out part of the training split as ``"validation"``. For
+local data the hold-out is a seeded random choice; tensorflow-datasets sources get
+split slices instead (:func:`tfds_split`), the last part of tfds's training split.
+
 ``fashion_mnist_sample`` is the small real sample shipped in the package; asking for
 ``fashion_mnist`` never falls back to it. Everything except tensorflow-datasets and
 image folders is read with NumPy alone.
@@ -24,12 +28,12 @@ from typing import NamedTuple
 import numpy as np
 
 from cnnzoo.data import catalog
-from cnnzoo.data.files import read_local_split
+from cnnzoo.data.files import DataFormatError, local_format, read_local_split, split_files
 from cnnzoo.data.folders import SPLIT_FOLDERS, read_image_folder
 from cnnzoo.data.info import DatasetInfo
 
-__all__ = ["DatasetNotFoundError", "LoadedSource", "load_source", "list_local_names",
-           "search_dirs"]
+__all__ = ["DatasetNotFoundError", "LoadedSource", "check_labels", "load_source",
+           "list_local_names", "search_dirs", "tfds_split"]
 
 ENV_DATA_DIR = "CNNZOO_DATA_DIR"
 
@@ -75,14 +79,91 @@ def _check_split(split: str) -> str:
     return split
 
 
+def check_labels(labels, num_classes: int | None = None, *,
+                 argument: str = "labels") -> np.ndarray:
+    """Check that ``labels`` are class ids: whole numbers in ``[0, num_classes)``.
+
+    The one label check in cnnzoo; data sources and training both call it.
+
+    Args:
+        labels: one label per example, shape ``(N,)`` or ``(N, 1)``; any integer
+            dtype, or floats holding whole numbers (``3.0``).
+        num_classes: when given, labels must also be ``< num_classes``.
+        argument: what the labels are called in error messages.
+
+    Returns:
+        The labels as an int32 array of shape ``(N,)``.
+
+    Raises:
+        ValueError: another shape (one-hot labels included), a label that is not a
+            whole number (``0.5``, NaN), a negative label, or one ``>= num_classes``.
+
+    Example:
+        >>> check_labels([0.0, 2.0, 1.0], num_classes=3)
+        array([0, 2, 1], dtype=int32)
+        >>> check_labels([0, 1.5])
+        Traceback (most recent call last):
+        ...
+        ValueError: labels must be whole-number class ids; received 1.5 (dtype float64).
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{argument} must be one class id per example, shape (N,); received shape "
+            f"{labels.shape}. (One-hot labels: pass y.argmax(axis=1).)")
+    if not labels.size:
+        return labels.astype(np.int32)
+    if labels.dtype == object:  # e.g. a pandas column of Python ints
+        try:
+            labels = labels.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if labels.dtype != bool and not np.issubdtype(labels.dtype, np.number):
+        raise ValueError(f"{argument} must be whole-number class ids; received dtype "
+                         f"{labels.dtype}.")
+    if not np.issubdtype(labels.dtype, np.integer) and labels.dtype != bool:
+        with np.errstate(invalid="ignore"):  # NaN and inf count as fractional
+            fractional = ~np.equal(np.mod(labels, 1), 0)
+        if fractional.any():
+            raise ValueError(f"{argument} must be whole-number class ids; received "
+                             f"{labels[fractional][0]} (dtype {labels.dtype}).")
+    if labels.min() < 0:
+        raise ValueError(f"{argument} must be >= 0 (class ids); received a label "
+                         f"{labels.min()}.")
+    if num_classes is not None:
+        bad = labels[labels >= num_classes]
+        if bad.size:
+            raise ValueError(
+                f"{argument} must be class ids 0..{num_classes - 1} for {num_classes} "
+                f"classes; received {bad[0]} ({bad.size} of {labels.size} labels out of "
+                f"range). Pass num_classes= to match the data.")
+    if labels.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"{argument} must be class ids below 2**31; received "
+                         f"{labels.max()}.")
+    return labels.astype(np.int32)
+
+
+# What to do with images that have channels no model takes.
+_CHANNEL_FIXES = {2: "gray+alpha: keep the gray channel, x[..., :1]",
+                  4: "RGBA: drop the alpha channel, x[..., :3]"}
+
+
 def _validated_arrays(x, y, where: str):
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+    if x.ndim != 4:
         raise ValueError(
-            f"{where}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; "
-            f"received shape {x.shape}.")
+            f"{where}: images must have shape (N, H, W) or (N, H, W, C); received shape "
+            f"{x.shape}.")
+    if x.shape[-1] not in (1, 3):
+        fix = _CHANNEL_FIXES.get(x.shape[-1], "pass (N, H, W, 1) gray or (N, H, W, 3) RGB")
+        raise ValueError(
+            f"{where}: images must have 1 (gray) or 3 (RGB) channels, the inputs cnnzoo "
+            f"models take; received shape {x.shape} with {x.shape[-1]} channels. "
+            f"Fix: {fix}.")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or len(y) != len(x):
@@ -91,11 +172,7 @@ def _validated_arrays(x, y, where: str):
             f"shape {y.shape}. (One-hot labels: pass y.argmax(axis=1).)")
     if len(x) == 0:
         raise ValueError(f"{where}: received 0 images.")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError(f"{where}: labels must be integers; received dtype {y.dtype}.")
-    if y.min() < 0:
-        raise ValueError(f"{where}: labels must be >= 0; received a label {y.min()}.")
+    y = check_labels(y, argument=f"{where}: labels")
     if x.dtype != np.uint8:
         if x.dtype == bool or not np.issubdtype(x.dtype, np.number) \
                 or x.min() < 0 or x.max() > 255:
@@ -107,7 +184,7 @@ def _validated_arrays(x, y, where: str):
                 f"{where}: float images in [0, 1] look already normalised; cnnzoo models "
                 f"take raw 0..255 pixels. Pass (x * 255).astype('uint8').")
         x = np.round(x).astype(np.uint8)
-    return np.ascontiguousarray(x), y.astype(np.int32)
+    return np.ascontiguousarray(x), y
 
 
 def _hold_out(images, labels, split: str, validation_split: float, seed: int, where: str):
@@ -145,25 +222,75 @@ def _finish(name, split, images, labels, class_names, source_path, *, validation
     return LoadedSource(info, images, labels)
 
 
-def _file_split(split: str, validation_split: float, where: str) -> str:
-    """The split to read from files: validation is carved out of train."""
+def _file_split(split: str, validation_split: float, what: str) -> str:
+    """The split to read from files: validation is carved out of train.
+
+    ``what`` names the data in the user's terms: ``"digits"``, ``"IDX data in <folder>"``.
+    """
     if split == "validation":
         if not validation_split:
             raise ValueError(
-                f"{where} has no separate validation split; pass validation_split=0.1 "
-                f"(say) to hold out part of the training split, with the same seed "
-                f"for the 'train' and 'validation' calls.")
+                f"split='validation' needs validation_split>0 for {what}, which has no "
+                f"separate validation split; pass validation_split=0.1 (say) to hold out "
+                f"part of the training split, with the same seed for the 'train' and "
+                f"'validation' calls.")
         return "train"
     if split not in ("train", "test"):
-        raise ValueError(f"{where} has splits 'train' and 'test' (and 'validation' with "
+        raise ValueError(f"{what} has splits 'train' and 'test' (and 'validation' with "
                          f"validation_split>0); received split={split!r}.")
     return split
+
+
+def tfds_split(split: str, validation_split: float) -> str:
+    """The tensorflow-datasets split expression for ``split`` with a hold-out.
+
+    With ``validation_split=v``, ``"train"`` becomes the first ``100*(1-v)`` percent of
+    tfds's training split and ``"validation"`` the rest. Both slices use the same
+    boundary, which tfds rounds once to the closest example, so the two parts never
+    overlap and together are the whole training split; the validation part has
+    ``round(N * v)`` examples give or take one. The boundary is kept to 4 decimals of a
+    percent. Unlike local data, the hold-out is the end of tfds's (fixed) order, not a
+    seeded choice. Other splits are passed through unchanged.
+
+    Raises:
+        ValueError: ``validation_split`` outside [0, 1), one that rounds to 0% or 100%,
+            or a hold-out asked of a split expression other than "train"/"validation".
+
+    Example:
+        >>> tfds_split("train", 0.1), tfds_split("validation", 0.1), tfds_split("test", 0.1)
+        ('train[:90%]', 'train[90%:]', 'test')
+        >>> tfds_split("validation", 0.125), tfds_split("train[:50%]", 0.0)
+        ('train[87.5%:]', 'train[:50%]')
+    """
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1); received "
+                         f"validation_split={validation_split}.")
+    if not validation_split or split not in ("train", "validation"):
+        if validation_split and "[" in split:
+            raise ValueError(
+                f"validation_split carves 'validation' out of 'train'; it cannot be "
+                f"combined with the split expression split={split!r}. Pass "
+                f"split='train' or 'validation', or slice yourself with "
+                f"validation_split=0.")
+        return split
+    # round() first: 100 * (1 - 0.07) is 93.00000000000001 in floating point.
+    boundary = round(100.0 * (1.0 - validation_split), 4)
+    if not 0.0 < boundary < 100.0:
+        raise ValueError(f"validation_split={validation_split} rounds to a {100 - boundary:g}% "
+                         f"hold-out; pass a fraction between 0.000001 and 0.999999.")
+    percent = f"{boundary:.4f}".rstrip("0").rstrip(".")
+    return f"train[:{percent}%]" if split == "train" else f"train[{percent}%:]"
 
 
 # ---- the kinds of source ---------------------------------------------------------------
 
 def _from_digits(split, **kw) -> LoadedSource:
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise ImportError(
+            f"the 'digits' dataset comes from scikit-learn, which cannot be imported "
+            f"({err}); install it with: pip install scikit-learn") from None
 
     digits = load_digits()
     # Pixels are counts 0..16; 255/16 maps them onto the 0..255 range models expect.
@@ -185,12 +312,18 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
     name = os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0] or path
     if not os.path.exists(path):
         raise FileNotFoundError(f"source path {path} does not exist.")
-    if split in ("train", "test"):
-        file_split = split
-    else:  # "validation" is carved out of train when asked; image folders may have val/
-        file_split = "train" if split == "validation" and kw["validation_split"] else None
-    arrays = read_local_split(path, file_split) if file_split else None
-    if arrays is not None:
+    data_format = local_format(path)
+    if data_format is not None:
+        # Data files: check the split against what the files hold before reading, so an
+        # IDX or CIFAR folder never falls through to the image-folder reader's errors.
+        file_split = _file_split(split, kw["validation_split"], f"{data_format} data in {path}")
+        arrays = read_local_split(path, file_split)
+        if arrays is None:
+            raise DataFormatError(
+                f"no {split_files(data_format, file_split)} for split {split!r} in {path} "
+                f"(it holds {data_format} files for another split). Add that split's "
+                f"files, or use split='validation' with validation_split>0 to hold out "
+                f"part of the training split.")
         return _finish(name, split, *arrays, class_names, path, where=path, **kw)
     if os.path.isfile(path):
         raise ValueError(f"{path} is not a dataset file cnnzoo can read; pass a folder "
@@ -215,14 +348,26 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
 
 
 def _from_local_name(name, split, data_dir, **kw) -> tuple[LoadedSource | None, list[str]]:
+    """The first local copy of ``name`` that holds ``split``, and the places searched.
+
+    A place holding the dataset's files but not this split is listed with what it
+    lacks, so the not-found error says why it was passed over.
+    """
     places = search_dirs(name, data_dir)
+    if "[" in split:  # a tfds split expression ("train[:50%]"): only tfds serves those
+        return None, places
     file_split = _file_split(split, kw["validation_split"], name)
+    searched = []
     for place in places:
         arrays = read_local_split(place, file_split) if os.path.exists(place) else None
         if arrays is not None:
             return _finish(name, split, *arrays, catalog.CLASS_NAMES[name], place,
                            where=place, **kw), places
-    return None, places
+        data_format = local_format(place)
+        searched.append(place if data_format is None else
+                        f"{place} ({data_format} files, but no "
+                        f"{split_files(data_format, file_split)} for split {split!r})")
+    return None, searched
 
 
 def _tfds_load(name, split, data_dir, download):
@@ -233,7 +378,7 @@ def _tfds_load(name, split, data_dir, download):
                      data_dir=data_dir, download=download)
 
 
-def _from_tfds(name, split, ds, tinfo, image_size, limit) -> LoadedSource:
+def _from_tfds(name, split, tfds_expression, ds, tinfo, image_size, limit) -> LoadedSource:
     import tensorflow as tf
 
     label = tinfo.features["label"]
@@ -247,7 +392,7 @@ def _from_tfds(name, split, ds, tinfo, image_size, limit) -> LoadedSource:
                          f"pass image_size=(height, width) to resize them.")
     ds = ds.map(lambda x, y: (tf.cast(x, tf.uint8), tf.cast(y, tf.int32)))
     try:
-        num = int(tinfo.splits[split].num_examples)
+        num = int(tinfo.splits[tfds_expression].num_examples)
     except Exception:  # split expressions tfds cannot size up front
         num = None
     if limit is not None:
@@ -292,6 +437,10 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
     A string with a path separator, or starting with ``.`` or ``~``, or a
     ``pathlib.Path``, is a path; any other string is a dataset name.
 
+    A name is resolved in order: cnnzoo's local names and files (see the module
+    docstring), then tensorflow-datasets, where ``validation_split`` becomes split
+    slices (:func:`tfds_split`).
+
     Returns:
         A :class:`LoadedSource`: arrays for everything but tensorflow-datasets,
         which gives an unbatched ``tf.data.Dataset`` stream.
@@ -299,6 +448,7 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
     Raises:
         DatasetNotFoundError: a named dataset is nowhere (lists where it looked).
         FileNotFoundError: a path does not exist.
+        ImportError: ``"digits"`` without scikit-learn installed.
         ValueError: bad arrays, a bad argument, corrupt or inconsistent files
             (``IdxFormatError``, ``DataFormatError``, ``ImageFolderError``).
         TypeError: ``source`` is none of the accepted kinds.
@@ -326,11 +476,9 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
         found, places = _from_local_name(name, split, data_dir, **kw)
         if found is not None:
             return found
-    if validation_split:
-        raise ValueError(f"validation_split applies to local data; for tfds dataset "
-                         f"{name!r} use a split expression such as split='train[:90%]'.")
+    tfds_expression = tfds_split(split, validation_split)
     try:
-        ds, tinfo = _tfds_load(name, split, data_dir, download)
+        ds, tinfo = _tfds_load(name, tfds_expression, data_dir, download)
     except Exception as err:  # tfds raises many types: network, unknown name, checksum
         error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         if not places and "not found" in str(err).lower():
@@ -341,4 +489,4 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
                 f"{list(list_local_names())} nor a tensorflow-datasets name ({error}).{hint}"
             ) from None
         raise _not_found(name, places, error) from None
-    return _from_tfds(name, split, ds, tinfo, image_size, limit)
+    return _from_tfds(name, split, tfds_expression, ds, tinfo, image_size, limit)
