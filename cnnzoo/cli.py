@@ -68,7 +68,7 @@ def _run_train(args):
                "validation_split": args.validation_split}
     try:
         train_job(args.model, args.dataset, workdir=args.workdir, export=args.export,
-                  seed=args.seed, data_dir=args.data_dir, limit=args.limit,
+                  export_version=args.export_version, seed=args.seed, data_dir=args.data_dir, limit=args.limit,
                   steps_per_epoch=args.steps_per_epoch, distribute=args.distribute,
                   mixed_precision=args.mixed_precision, recipe_changes=changes,
                   verbose=1 if sys.stdout.isatty() else 2)
@@ -108,7 +108,13 @@ def _add_train_command(subparsers):
                         help="share of the training split held out to pick the best epoch")
     parser.add_argument("--workdir", help="run directory (default: runs/MODEL-DATASET); "
                                           "rerunning resumes it")
-    parser.add_argument("--export", metavar="DIR", help="export the trained model here")
+    parser.add_argument("--export", metavar="DIR",
+                        help="export the trained model as a SavedModel in DIR/VERSION, so DIR "
+                             "is a TensorFlow Serving model base path (other versions there "
+                             "are left alone)")
+    parser.add_argument("--export-version", type=_positive_int, default=1, metavar="N",
+                        help="the version folder written under DIR; a rerun replaces it "
+                             "(default: 1)")
     parser.add_argument("--seed", type=int, help="make the run reproducible")
     parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
     parser.add_argument("--distribute", default="auto",

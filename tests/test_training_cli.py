@@ -2,6 +2,7 @@
 user errors as one line with exit status 2."""
 
 import json
+import shutil
 
 import pytest
 
@@ -32,7 +33,8 @@ def test_train_trains_evaluates_and_exports(trained_run, capsys):
     assert evaluation["split"] == "test" and sum(map(sum, evaluation["confusion_matrix"])) == \
         evaluation["num_examples"]
     assert run["test_metrics"]["accuracy"] == evaluation["accuracy"]
-    assert (export / "saved_model.pb").is_file() or (export / "model.keras").is_file()
+    assert sorted(p.name for p in export.iterdir()) == ["1"]  # a TF Serving model base
+    assert (export / "1" / "saved_model.pb").is_file()
 
 
 def test_evaluate_command_prints_the_report_and_writes_json(trained_run, tmp_path, capsys):
@@ -79,11 +81,49 @@ def test_image_shape_the_model_cannot_take_is_one_line(tmp_path, capsys):
     _one_error_line(capsys, "at least 18x18")
 
 
-def test_an_export_path_holding_other_files_is_refused_before_training(tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("mine")
-    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--export", str(tmp_path),
+def _files(folder):
+    """Returns every path under `folder` with its size and modification time."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("existing", [
+    {"notes.txt": "mine"},
+    {"model.keras": "a model, not a SavedModel"},
+    {"saved_model.pb": "a SavedModel in the folder itself, not in a version folder"},
+    {"1/notes.txt": "a version folder without saved_model.pb"},
+    {"1/saved_model.pb": "", "drafts/notes.txt": "mine"},
+])
+def test_an_export_path_that_is_not_a_serving_base_is_refused_before_training(
+        tmp_path, capsys, existing):
+    export = tmp_path / "export"
+    for name, text in existing.items():
+        (export / name).parent.mkdir(parents=True, exist_ok=True)
+        (export / name).write_text(text)
+    before = _files(export)
+    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--export", str(export),
                  "--workdir", str(tmp_path / "run"), *TINY]) == 2
-    _one_error_line(capsys, "is not a previous export")
+    _one_error_line(capsys, "is not a TF Serving model base")
+    assert not (tmp_path / "run").exists() and _files(export) == before
+
+
+def test_an_export_path_equal_to_the_workdir_is_refused_and_the_run_is_intact(
+        trained_run, capsys):
+    _, workdir, _ = trained_run
+    before = _files(workdir)
+    assert {"run.json", "best.keras", "last.keras", "history.csv"} <= set(before)
+    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
+                 "--export", str(workdir), "--seed", "1", *TINY]) == 2
+    _one_error_line(capsys, "is the workdir")
+    assert _files(workdir) == before
+
+
+@pytest.mark.parametrize("export, where", [("run/export", "is inside"), (".", "holds")])
+def test_an_export_path_inside_or_above_the_workdir_is_refused(tmp_path, capsys, export,
+                                                               where):
+    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir",
+                 str(tmp_path / "run"), "--export", str(tmp_path / export), *TINY]) == 2
+    _one_error_line(capsys, f"{where} the workdir")
     assert not (tmp_path / "run").exists()
 
 
@@ -124,17 +164,36 @@ def test_fashion_mnist_falls_back_to_the_shipped_sample_and_says_so(monkeypatch,
 def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(trained_run):
     _, workdir, export = trained_run
     history_before = (workdir / "history.csv").read_text()
+    old_graph = (export / "1" / "saved_model.pb").stat()
+    (export / "1" / "stale.txt").write_text("from the first export")
     assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
                  "--export", str(export), "--seed", "1", *TINY]) == 0
     assert (workdir / "history.csv").read_text() == history_before
-    assert export.exists()
+    new_graph = (export / "1" / "saved_model.pb").stat()
+    # A new folder replaced the old one: the old files existed while the new were written.
+    assert new_graph.st_ino != old_graph.st_ino
+    assert not (export / "1" / "stale.txt").exists()
+    assert sorted(p.name for p in export.iterdir()) == ["1"]
+
+
+def test_export_version_replaces_only_its_own_version_folder(trained_run, tmp_path):
+    _, workdir, export = trained_run
+    base = tmp_path / "mnist"
+    for version in ("1", "3"):
+        shutil.copytree(export / "1", base / version)
+    kept = _files(base / "1")
+    (base / "3" / "stale.txt").write_text("from the old version 3")
+    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
+                 "--export", str(base), "--export-version", "3", "--seed", "1", *TINY]) == 0
+    assert _files(base / "1") == kept
+    assert (base / "3" / "saved_model.pb").is_file()
+    assert not (base / "3" / "stale.txt").exists()
+    assert sorted(p.name for p in base.iterdir()) == ["1", "3"]
 
 
 def test_evaluate_command_reads_the_export_and_agrees_with_the_keras_model(
         trained_run, capsys):
     _, workdir, export = trained_run
-    if not (export / "saved_model.pb").is_file():
-        pytest.skip("cnnzoo.export is not available; the export is a .keras file")
     assert main(["evaluate", str(export), "--dataset", "digits", "--limit", "300"]) == 0
     from_export = capsys.readouterr().out.splitlines()[0]
     assert main(["evaluate", str(workdir), "--dataset", "digits", "--limit", "300"]) == 0

@@ -7,6 +7,7 @@ it does, so the command line stays a thin front end.
 import dataclasses
 import pathlib
 
+from cnnzoo.export.layout import find_saved_model, version_number
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.evaluate import evaluate, load_model
 from cnnzoo.training.fit import fit
@@ -51,60 +52,82 @@ def load_training_data(dataset, recipe, *, seed=0, data_dir=None, limit=None, sa
     return train, validation, test
 
 
-def check_export_target(path):
-    """Refuses, before training, an export path holding something other than an export.
+def check_export_target(path, *, workdir, version=1):
+    """Refuses, before training, an export that would overwrite anything but itself.
 
-    A previous export (a SavedModel or a .keras model) is replaced, so running the main
-    job again works; anything else is left alone.
+    `path` is a TensorFlow Serving model base: the export goes to `path/<version>`. It
+    may be missing, empty, or hold only numbered version folders with a `saved_model.pb`
+    (as `cnnzoo.export.find_saved_model` reads them); a rerun replaces `path/<version>`
+    and leaves the other versions alone.
 
     Raises:
-        FileExistsError: `path` exists and is not a previous export.
+        ValueError: `version` is not a positive integer, or `path` is the workdir, lies
+            inside it or holds it (the export would replace or mix with the run).
+        FileExistsError: `path` exists and is not a TF Serving model base.
     """
-    path = pathlib.Path(path)
-    if not path.exists():
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"the export version must be a positive integer (TF Serving's "
+                         f"version folder); received {version!r}.")
+    base = pathlib.Path(path).expanduser().resolve()
+    run = pathlib.Path(workdir).expanduser().resolve()
+    if base == run or run in base.parents or base in run.parents:
+        where = "is" if base == run else "is inside" if run in base.parents else "holds"
+        raise ValueError(f"export folder {str(path)!r} {where} the workdir {str(workdir)!r}; "
+                         "the export would replace the run's files. Export elsewhere, e.g. "
+                         f"saved_models/{run.name}.")
+    if not (base.exists() or base.is_symlink()):
         return
-    is_export = path.is_dir() and (any(path.glob("saved_model.pb")) or any(path.glob("*.keras"))
-                                   or any(path.glob("*/saved_model.pb")))
-    if not is_export:
-        raise FileExistsError(f"--export {str(path)!r} exists and is not a previous export; "
-                              "choose another path or remove it.")
+    if not base.is_dir():
+        raise FileExistsError(f"export folder {str(path)!r} is a file; choose a folder for "
+                              "the SavedModel versions.")
+    others = sorted(entry.name for entry in base.iterdir()
+                    if version_number(entry.name) is None
+                    or find_saved_model(entry) != entry)
+    if others:
+        shown = ", ".join(repr(name) for name in others[:3]) + (", ..." if len(others) > 3
+                                                                else "")
+        raise FileExistsError(
+            f"export folder {str(path)!r} exists and is not a TF Serving model base (only "
+            f"numbered version folders holding saved_model.pb); it holds {shown}. Choose "
+            "another folder or an empty one.")
 
 
-def export_model(model, path, *, class_names, metadata):
-    """Exports `model` with `cnnzoo.export` when it is available, else as `path/model.keras`.
+def export_model(model, path, *, version, class_names, metadata):
+    """Exports `model` as a SavedModel in `path/<version>`, replacing only that version.
 
-    Returns the path written.
+    Returns the SavedModel folder written.
     """
-    try:
-        from cnnzoo.export import export_saved_model
-    except ImportError:
-        return run_files.save_model_atomically(model, pathlib.Path(path) / "model.keras")
+    from cnnzoo.export import export_saved_model
+
     return export_saved_model(model, path, class_names=list(class_names), overwrite=True,
-                              metadata=metadata)
+                              metadata=metadata, version=version)
 
 
-def train_job(model_name, dataset, *, workdir=None, export=None, seed=None, data_dir=None,
-              limit=None, steps_per_epoch=None, distribute="auto", mixed_precision="auto",
-              recipe_changes=None, verbose="auto", say=print):
+def train_job(model_name, dataset, *, workdir=None, export=None, export_version=1,
+              seed=None, data_dir=None, limit=None, steps_per_epoch=None, distribute="auto",
+              mixed_precision="auto", recipe_changes=None, verbose="auto", say=print):
     """Trains `model_name` on `dataset` with its recipe, evaluates it on the test split,
     writes `evaluation.json`, and exports when `export` is a path.
 
+    The export is a SavedModel in `export/<export_version>`, so `export` is a TensorFlow
+    Serving model base path as it is (see `check_export_target`).
+
     Returns:
         A dict: `workdir`, `recipe`, `evaluation` (see `cnnzoo.evaluate`) and `export`
-        (the path written, or None).
+        (the SavedModel folder written, or None).
 
     Raises:
         ValueError, FileNotFoundError, FileExistsError: bad input, found before training.
         FloatingPointError: training diverged (the message says what to try).
     """
     recipe = get_recipe(model_name).replace(**(recipe_changes or {}))
-    if export is not None:
-        check_export_target(export)
     train, validation, test = load_training_data(
         dataset, recipe, seed=0 if seed is None else seed, data_dir=data_dir, limit=limit,
         say=say)
     info = train[1]
     workdir = pathlib.Path(workdir or f"runs/{model_name}-{info.name}")
+    if export is not None:  # Here, once the default workdir is known, before training.
+        check_export_target(export, workdir=workdir, version=export_version)
     say(f"training {model_name} on {info.name}: {info.num_examples} training, "
         f"{validation[1].num_examples if validation else 0} validation, "
         f"{test[1].num_examples} test images of {'x'.join(map(str, info.image_shape))}; "
@@ -126,8 +149,10 @@ def train_job(model_name, dataset, *, workdir=None, export=None, seed=None, data
     say(evaluation["report"])
     written = None
     if export is not None:
-        written = export_model(model, export, class_names=info.class_names, metadata={
-            "model": model_name, "dataset": info.name, "class_names": list(info.class_names),
-            "test_accuracy": evaluation["accuracy"], "epochs": recipe.epochs})
-        say(f"exported to {written}")
+        metadata = {"model": model_name, "dataset": info.name,
+                    "class_names": list(info.class_names),
+                    "test_accuracy": evaluation["accuracy"], "epochs": recipe.epochs}
+        written = export_model(model, export, version=export_version,
+                               class_names=info.class_names, metadata=metadata)
+        say(f"exported to {written} (TF Serving: --model_base_path={written.parent})")
     return {"workdir": workdir, "recipe": recipe, "evaluation": evaluation, "export": written}
