@@ -4,10 +4,11 @@ user errors as one line with exit status 2."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from cnnzoo.cli import main
-from cnnzoo.data import catalog, sources
+from cnnzoo.data import catalog, sources, write_idx
 from cnnzoo.training.job import load_split
 
 TINY = ["--epochs", "2", "--limit", "300", "--batch-size", "32"]
@@ -198,3 +199,20 @@ def test_evaluate_command_reads_the_export_and_agrees_with_the_keras_model(
     from_export = capsys.readouterr().out.splitlines()[0]
     assert main(["evaluate", str(workdir), "--dataset", "digits", "--limit", "300"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == from_export
+
+
+def test_train_reads_every_split_of_an_idx_folder_it_was_given(tmp_path, capsys):
+    folder = tmp_path / "idxds"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 60), ("t10k", 20)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (count, 8, 8), dtype=np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
+                  (np.arange(count) % 3).astype(np.uint8))
+    workdir = tmp_path / "run"
+    assert main(["train", "tutorial_5x5", "--dataset", str(folder), "--workdir", str(workdir),
+                 "--epochs", "1", "--limit", "50", "--steps-per-epoch", "2",
+                 "--batch-size", "16"]) == 0
+    evaluation = json.loads((workdir / "evaluation.json").read_text())
+    assert evaluation["split"] == "test" and evaluation["num_examples"] == 20

@@ -27,25 +27,33 @@ def load_split(dataset, split, *, say=print, data_dir=None, **kwargs):
         DatasetNotFoundError: the dataset is nowhere and has no fallback.
         ValueError: bad arguments (see `cnnzoo.data.load_dataset`).
     """
+    return _load_split_from(dataset, split, say=say, data_dir=data_dir, **kwargs)[1]
+
+
+def _load_split_from(dataset, split, *, say, data_dir, **kwargs):
+    """Returns `(source, (dataset, info))`: `source` is `dataset`, or its fallback when used."""
     from cnnzoo.data import DatasetNotFoundError, load_dataset
 
     if dataset not in FALLBACKS:
-        return load_dataset(dataset, split, data_dir=data_dir, **kwargs)
+        return dataset, load_dataset(dataset, split, data_dir=data_dir, **kwargs)
     try:
-        return load_dataset(dataset, split, data_dir=data_dir, download=False, **kwargs)
+        return dataset, load_dataset(dataset, split, data_dir=data_dir, download=False,
+                                     **kwargs)
     except DatasetNotFoundError:
         say(f"{dataset} is not on this machine (Debian: apt-get install dataset-fashion-mnist); "
             f"using the shipped sample {FALLBACKS[dataset]!r} instead.")
-        return load_dataset(FALLBACKS[dataset], split, data_dir=data_dir, **kwargs)
+        fallback = FALLBACKS[dataset]
+        return fallback, load_dataset(fallback, split, data_dir=data_dir, **kwargs)
 
 
 def load_training_data(dataset, recipe, *, seed=0, data_dir=None, limit=None, say=print):
     """Returns the `(dataset, info)` pairs `(train, validation, test)`; validation may be None."""
     holdout = recipe.validation_split
-    train = load_split(dataset, "train", say=say, data_dir=data_dir, batch_size=recipe.batch_size,
-                       augment=recipe.augment, seed=seed, validation_split=holdout, limit=limit)
-    # The fallback has been announced once; later splits come from the same source.
-    source = train[1].name
+    # A fallback is announced once, for the training split; the others come from the same
+    # source. Otherwise they come from `dataset` as given (a path's info has only its name).
+    source, train = _load_split_from(dataset, "train", say=say, data_dir=data_dir,
+                                     batch_size=recipe.batch_size, augment=recipe.augment,
+                                     seed=seed, validation_split=holdout, limit=limit)
     validation = load_split(source, "validation", say=say, data_dir=data_dir, batch_size=256,
                             seed=seed, validation_split=holdout, limit=limit) if holdout else None
     test = load_split(source, "test", say=say, data_dir=data_dir, batch_size=256, limit=limit)
