@@ -86,6 +86,17 @@ def _positive_int(text):
     return value
 
 
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 up to (not including) 1, "
+                                         f"such as 0.1; received {text!r}")
+    return value
+
+
 def _add_train_command(subparsers):
     parser = subparsers.add_parser(
         "train", help="train a model with its recipe, evaluate it on the test split, export it",
@@ -104,8 +115,9 @@ def _add_train_command(subparsers):
                         help="override the learning-rate schedule")
     parser.add_argument("--augment", help="override the augmentation preset (none, light, "
                                           "standard, strong, mixup, cutmix)")
-    parser.add_argument("--validation-split", type=float,
-                        help="share of the training split held out to pick the best epoch")
+    parser.add_argument("--validation-split", type=_fraction, metavar="SHARE",
+                        help="share of the training split held out to pick the best epoch "
+                             "(0: none)")
     parser.add_argument("--workdir", help="run directory (default: runs/MODEL-DATASET); "
                                           "rerunning resumes it")
     parser.add_argument("--export", metavar="DIR",
@@ -135,10 +147,15 @@ def _run_evaluate(args):
     from cnnzoo.training.job import load_split
     from cnnzoo.training.workdir import write_json
 
+    if args.split == "validation" and not args.validation_split:
+        raise UserError("--split validation is the share of the training split that training "
+                        "held out: pass that share with --validation-split (0.1 unless the "
+                        "run changed it) and the run's --seed, if it had one.")
     try:
         model = load_model(args.model_path)
         data = load_split(args.dataset, args.split, data_dir=args.data_dir,
-                          batch_size=args.batch_size, limit=args.limit)
+                          batch_size=args.batch_size, limit=args.limit,
+                          validation_split=args.validation_split or 0.0, seed=args.seed)
         result = evaluate(model, data)
     except (ValueError, FileNotFoundError) as error:
         raise UserError(_one_line(error)) from None
@@ -153,9 +170,18 @@ def _add_evaluate_command(subparsers):
         "evaluate", help="evaluate a trained model on a dataset split",
         description="Print loss, accuracy, top-5 accuracy, per-class accuracy and the "
                     "confusion matrix of a trained model on a dataset split.")
-    parser.add_argument("model_path", help="a .keras file, or a training workdir (its best.keras)")
+    parser.add_argument("model_path", help="a .keras file, a training workdir (its "
+                                           "best.keras), or a SavedModel export (its folder, "
+                                           "or a TF Serving base of version folders)")
     parser.add_argument("--dataset", required=True, help="the dataset to evaluate on")
-    parser.add_argument("--split", default="test", help="the split (default: test)")
+    parser.add_argument("--split", default="test", choices=["test", "train", "validation"],
+                        help="the split (default: test); validation needs --validation-split")
+    parser.add_argument("--validation-split", type=_fraction, metavar="SHARE",
+                        help="the share of the training split that training held out (train's "
+                             "default: 0.1); --split train then leaves it out too")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the training run's --seed, which picked the held-out images "
+                             "(default: 0, as train without --seed)")
     parser.add_argument("--batch-size", type=_positive_int, default=256)
     parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
     parser.add_argument("--limit", type=_positive_int, help="only the first N examples")

@@ -48,6 +48,18 @@ def test_evaluate_command_prints_the_report_and_writes_json(trained_run, tmp_pat
     assert json.loads(output.read_text())["num_examples"] == 300
 
 
+def test_evaluate_command_takes_the_held_out_validation_split(trained_run, capsys):
+    _, workdir, _ = trained_run
+    assert main(["evaluate", str(workdir), "--dataset", "digits", "--split", "validation",
+                 "--limit", "300"]) == 2
+    _one_error_line(capsys, "--split validation", "--validation-split")
+    assert main(["evaluate", str(workdir), "--dataset", "digits", "--split", "validation",
+                 "--validation-split", "0.1", "--seed", "1", "--limit", "300"]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert "on digits/validation" in first_line
+    assert 0 < int(first_line.split()[0]) < 300
+
+
 def _one_error_line(capsys, *fragments):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
@@ -133,6 +145,8 @@ def test_an_export_path_inside_or_above_the_workdir_is_refused(tmp_path, capsys,
     ["train", "mnist_cnn", "--dataset", "digits", "--epochs", "0"],
     ["train", "mnist_cnn"],
     ["evaluate", "model.keras"],
+    ["evaluate", "model.keras", "--dataset", "digits", "--split", "valid"],
+    ["train", "mnist_cnn", "--dataset", "digits", "--validation-split", "1.5"],
 ])
 def test_bad_options_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:

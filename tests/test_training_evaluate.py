@@ -1,11 +1,12 @@
 """cnnzoo.evaluate: the confusion matrix agrees with accuracy, Keras and the class names."""
 
+import keras
 import numpy as np
 import pytest
 
 import cnnzoo
 from cnnzoo.data import load_arrays, load_dataset
-from cnnzoo.training import confusion_matrix
+from cnnzoo.training import confusion_matrix, load_model
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,15 @@ def test_evaluate_refuses_labels_outside_the_classes_and_missing_models(tmp_path
         cnnzoo.evaluate(model, (x, y))
     with pytest.raises(FileNotFoundError, match="no model file"):
         cnnzoo.evaluate(tmp_path / "missing.keras", (x, y))
+
+
+def test_a_workdir_with_an_export_subfolder_is_read_as_a_workdir(tmp_path):
+    # Only the folder itself or its numbered version folders make it a SavedModel.
+    saved = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3, compile=False)
+    saved.save(tmp_path / "best.keras")
+    (tmp_path / "export" / "1").mkdir(parents=True)
+    (tmp_path / "export" / "1" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "saved_model.pb").write_bytes(b"")
+    model = load_model(tmp_path)
+    assert isinstance(model, keras.Model) and model.count_params() == saved.count_params()

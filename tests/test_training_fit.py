@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import stat
 
 import keras
 import numpy as np
@@ -85,9 +87,22 @@ def test_fit_takes_a_compiled_model_and_arrays(tmp_path):
     assert history.model is model and len(history.history["loss"]) == 2
 
 
+def test_run_files_get_the_umask_permissions_not_private_ones(tmp_path):
+    x, y = _tiny_arrays()
+    old_umask = os.umask(0o027)
+    try:
+        cnnzoo.fit("tutorial_5x5", (x, y), (x, y), num_classes=3, epochs=1, workdir=tmp_path,
+                   batch_size=16, verbose=0)
+    finally:
+        os.umask(old_umask)
+    for name in ("run.json", "best.keras", "last.keras", "history.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+
+
 @pytest.mark.parametrize("labels, message", [
     (np.full(64, 3), r"labels outside \[0, 3\)"),
-    (np.full(64, -1), r"labels outside \[0, 3\)"),
+    (np.full(64, -1), r"train labels must be >= 0"),
+    (np.full(64, 0.5), r"train labels must be whole-number class ids; received 0.5"),
 ])
 def test_labels_outside_the_classes_are_refused_before_training(tmp_path, labels, message):
     x, _ = _tiny_arrays()

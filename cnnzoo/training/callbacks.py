@@ -13,6 +13,7 @@ import pathlib
 
 import keras
 
+from cnnzoo.atomic import save_model_atomically, write_atomically
 from cnnzoo.training import workdir as run_files
 
 
@@ -34,11 +35,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         if not all(math.isfinite(float(v)) for v in logs.values()):
             return  # a diverged epoch must not replace a good checkpoint
-        run_files.save_model_atomically(self.model, self.directory / run_files.LAST_MODEL)
+        save_model_atomically(self.model, self.directory / run_files.LAST_MODEL)
         value = logs.get(self.monitor)
         if value is not None and self._improved(float(value)):
             self.best = float(value)
-            run_files.save_model_atomically(self.model, self.directory / run_files.BEST_MODEL)
+            save_model_atomically(self.model, self.directory / run_files.BEST_MODEL)
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -61,7 +62,7 @@ class HistoryCSV(keras.callbacks.Callback):
         writer = csv.DictWriter(text, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(self.rows)
-        run_files.atomic_write_text(self.path, text.getvalue())
+        write_atomically(self.path, text.getvalue())
 
 
 def read_history(path):
@@ -130,8 +131,9 @@ def make_callbacks(directory, *, monitor, mode="max", resuming=False, early_stop
         reduce_lr_on_plateau: None, or the patience of `keras.callbacks.ReduceLROnPlateau`
             (factor 0.2); needs a constant learning rate.
         tensorboard: write TensorBoard logs under `tensorboard/`: True, False, or "auto"
-            (when the `tensorboard` package is installed; TensorFlow 2.21 no longer
-            installs it).
+            (when the `tensorboard` package is installed, which TensorFlow 2.21 no longer
+            installs, and TensorFlow, whose `tf.summary` Keras writes them with on any
+            backend).
         advice: what the NaN message suggests trying.
     """
     directory = pathlib.Path(directory)
@@ -153,8 +155,16 @@ def make_callbacks(directory, *, monitor, mode="max", resuming=False, early_stop
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, mode=mode, patience=int(reduce_lr_on_plateau), factor=0.2))
     if tensorboard == "auto":
-        tensorboard = importlib.util.find_spec("tensorboard") is not None
+        tensorboard = _installed("tensorboard") and _installed("tensorflow")
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(
             str(directory / run_files.TENSORBOARD_DIR), write_graph=False))
     return callbacks, nan_guard
+
+
+def _installed(package):
+    """Returns whether `package` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:  # An import hook that refuses it.
+        return False

@@ -9,6 +9,7 @@ import pathlib
 
 import numpy as np
 
+from cnnzoo.export.layout import find_saved_model
 from cnnzoo.training import inputs
 
 # Keras clips probabilities to [eps, 1 - eps] before the log; the same here keeps the loss
@@ -31,30 +32,27 @@ class ExportedClassifier:
         return self.predictor.predict(images)
 
 
-def _is_saved_model(path):
-    return (path / "saved_model.pb").is_file() or any(path.glob("*/saved_model.pb"))
-
-
 def load_model(path):
     """Returns the model at `path` for `evaluate`.
 
     `path` is a `.keras` file, a training workdir (its best.keras, else last.keras), a
-    folder holding `model.keras`, or an export from `cnnzoo.export` (a SavedModel, read
-    through its uint8 `serving_default` signature).
+    folder holding `model.keras`, or an export from `cnnzoo.export` (a SavedModel folder,
+    or a TF Serving model base whose highest version is used, as
+    `cnnzoo.export.find_saved_model` finds it; read through its uint8 `serving_default`
+    signature).
 
     Raises:
         FileNotFoundError: nothing loadable at `path`.
     """
     import keras
 
-    import cnnzoo.losses  # noqa: F401  registers cnnzoo's loss and metrics for loading
-
     path = pathlib.Path(path)
     if path.is_dir():
-        if _is_saved_model(path):
+        saved_model = find_saved_model(path)
+        if saved_model is not None:
             from cnnzoo.export import load_exported
 
-            return ExportedClassifier(load_exported(path))
+            return ExportedClassifier(load_exported(saved_model))
         for name in ("best.keras", "last.keras", "model.keras"):
             if (path / name).is_file():
                 path = path / name
@@ -134,7 +132,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
         model = load_model(model)
     data = inputs.as_data(data, argument="data")
     num_classes = model.output_shape[-1]
-    images, labels = inputs.first_batch(data)
+    images, labels = inputs.first_batch(data)  # All the labels of arrays.
     inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                        num_classes=num_classes, model_name=model.name, argument="data")
     class_names = tuple(class_names or data.class_names or
@@ -142,8 +140,9 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
     probabilities, true_ids = _predict(model, data, batch_size)
     if not len(true_ids):
         raise ValueError("data has no examples to evaluate.")
-    inputs.check_batch(images, true_ids, input_shape=model.input_shape[1:],
-                       num_classes=num_classes, model_name=model.name, argument="data")
+    if not data.is_arrays:  # Only the first batch's labels were checked before the pass.
+        inputs.check_model_labels(true_ids, num_classes=num_classes, model_name=model.name,
+                                  argument="data")
     predicted_ids = probabilities.argmax(-1)
     matrix = confusion_matrix(true_ids, predicted_ids, num_classes)
     clipped = np.clip(probabilities / probabilities.sum(-1, keepdims=True),

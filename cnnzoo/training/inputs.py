@@ -13,6 +13,8 @@ import dataclasses
 
 import numpy as np
 
+from cnnzoo.data.sources import check_labels
+
 
 @dataclasses.dataclass
 class Data:
@@ -81,8 +83,8 @@ def check_batch(images, labels, *, input_shape, num_classes, model_name, argumen
     """Checks a batch against the model before training or evaluating starts.
 
     Raises:
-        ValueError: images of another shape than the model takes, or labels outside
-            `[0, num_classes)` (or one-hot rows of another width).
+        ValueError: images of another shape than the model takes, or labels the model
+            cannot take (see `check_model_labels`).
     """
     image_shape = tuple(images.shape[1:])
     if image_shape != tuple(input_shape):
@@ -90,22 +92,34 @@ def check_batch(images, labels, *, input_shape, num_classes, model_name, argumen
             f"{argument} has images of shape {image_shape} but {model_name} takes "
             f"{tuple(input_shape)}. Build the model with input_shape={image_shape}, or "
             f"resize the images to {tuple(input_shape)}.")
+    check_model_labels(labels, num_classes=num_classes, model_name=model_name,
+                       argument=argument)
+
+
+def check_model_labels(labels, *, num_classes, model_name, argument="train"):
+    """Checks labels against a model predicting `num_classes` classes.
+
+    Labels are one-hot (or mixed) rows of width `num_classes`, or class ids checked by
+    `cnnzoo.data.check_labels`.
+
+    Raises:
+        ValueError: one-hot rows of another width, labels that are not whole-number class
+            ids, or class ids outside `[0, num_classes)`.
+    """
+    labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[-1] > 1:
         if labels.shape[-1] != num_classes:
             raise ValueError(f"{argument} has one-hot labels for {labels.shape[-1]} classes "
                              f"but {model_name} predicts {num_classes}.")
         return
-    labels = labels.reshape(-1)
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.equal(np.mod(labels, 1), 0)):
-            raise ValueError(f"{argument} has labels that are not integer class ids, e.g. "
-                             f"{labels[np.mod(labels, 1) != 0][0]}.")
-    bad = labels[(labels < 0) | (labels >= num_classes)]
+    class_ids = check_labels(labels, argument=f"{argument} labels")
+    bad = class_ids[class_ids >= num_classes]
     if bad.size:
         raise ValueError(
             f"{argument} has labels outside [0, {num_classes}) for {model_name} with "
-            f"{num_classes} classes, e.g. {int(bad[0])} ({bad.size} of {labels.size} checked). "
-            "Labels must be class ids 0..num_classes-1; pass num_classes= to match the data.")
+            f"{num_classes} classes, e.g. {int(bad[0])} ({bad.size} of {class_ids.size} "
+            "checked). Labels must be class ids 0..num_classes-1; pass num_classes= to "
+            "match the data.")
 
 
 def steps_per_epoch_of(data, batch_size):

@@ -10,14 +10,15 @@ A workdir holds one training run (nanoGPT's habit: checkpoints know how they wer
     backup/           BackupAndRestore's state, for resuming after an interrupt
     evaluation.json   `cnnzoo.evaluate`'s result on the test split (written by the CLI)
 
-Every file is written to a temporary name beside its target and moved into place with
-`os.replace`, so an interrupt never leaves a half-written file under a final name.
+Every file is written through `cnnzoo.atomic` (a temporary name beside its target, moved
+into place with `os.replace`), so an interrupt never leaves a half-written file under a
+final name, and files get the umask's permissions, like any file the user writes.
 """
 
 import json
-import os
 import pathlib
-import tempfile
+
+from cnnzoo.atomic import write_atomically
 
 RUN_FILE = "run.json"
 BEST_MODEL = "best.keras"
@@ -29,21 +30,6 @@ BACKUP_DIR = "backup"
 _BACKUP_STATE = "training_metadata.json"   # written by keras.callbacks.BackupAndRestore
 
 
-def atomic_write_text(path, text):
-    """Writes `text` to `path` through a temporary file and `os.replace`; returns the path."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_json(path, data):
     """Writes `data` as indented JSON, atomically; returns the path.
 
@@ -53,7 +39,7 @@ def write_json(path, data):
         >>> read_json(path)
         {'epochs': 3}
     """
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return write_atomically(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path):
@@ -62,21 +48,6 @@ def read_json(path):
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def save_model_atomically(model, path):
-    """Saves the full `model` as a `.keras` file at `path`, atomically; returns the path."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keras picks the format from the suffix, so the temporary name must end in .keras.
-    temporary = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_run(workdir):
