@@ -68,9 +68,10 @@ def _run_train(args):
                "validation_split": args.validation_split}
     try:
         train_job(args.model, args.dataset, workdir=args.workdir, export=args.export,
-                  export_version=args.export_version, seed=args.seed, data_dir=args.data_dir, limit=args.limit,
-                  steps_per_epoch=args.steps_per_epoch, distribute=args.distribute,
-                  mixed_precision=args.mixed_precision, recipe_changes=changes,
+                  export_version=args.export_version, seed=args.seed, data_dir=args.data_dir,
+                  limit=args.limit, steps_per_epoch=args.steps_per_epoch,
+                  distribute=args.distribute, mixed_precision=args.mixed_precision,
+                  recipe_changes=changes,
                   verbose=1 if sys.stdout.isatty() else 2)
     except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
         raise UserError(_one_line(error)) from None
