@@ -11,8 +11,7 @@ Example:
     ((None, 28, 28, 1), (None, 10))
 """
 
-import importlib
-
+from cnnzoo.lazy import lazy_attributes
 from cnnzoo.losses import ClassificationAccuracy, ClassificationCrossentropy, TopFiveAccuracy
 from cnnzoo.models import (build_alexnet_lite, build_lenet5, build_mnist_cnn, build_resnet,
                            build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
@@ -39,14 +38,4 @@ _LAZY = {
     "load_exported": "cnnzoo.export",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cnnzoo' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

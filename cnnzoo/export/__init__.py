@@ -9,10 +9,9 @@ first use.
     ('saved_model', 'keras', 'tflite', 'tflite_float16', 'tflite_int8', 'onnx')
 """
 
-import importlib
-
 from cnnzoo.export.formats import FORMATS
 from cnnzoo.export.layout import find_saved_model, resolve_saved_model
+from cnnzoo.lazy import lazy_attributes
 
 # Public names in modules needing TensorFlow: name -> module, imported lazily.
 _LAZY = {
@@ -28,14 +27,4 @@ _LAZY = {
 
 __all__ = sorted(["FORMATS", "find_saved_model", "resolve_saved_model", *_LAZY])
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cnnzoo.export' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
