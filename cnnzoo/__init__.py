@@ -14,7 +14,7 @@ Example:
 from cnnzoo.lazy import lazy_attributes
 from cnnzoo.losses import ClassificationAccuracy, ClassificationCrossentropy, TopFiveAccuracy
 from cnnzoo.models import (build_alexnet_lite, build_lenet5, build_mnist_cnn, build_resnet,
-                           build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
+                           build_resnet9, build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn, build_vgg,
                            compile_classifier, make_optimizer)
 from cnnzoo.registry import ModelCard, build, list_models, model_card
 

@@ -65,7 +65,7 @@ def _run_train(args):
     changes = {"epochs": args.epochs, "batch_size": args.batch_size,
                "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                "schedule": args.schedule, "augment": args.augment,
-               "validation_split": args.validation_split}
+               "validation_split": args.validation_split, "tta": args.tta}
     try:
         train_job(args.model, args.dataset, workdir=args.workdir, export=args.export,
                   export_version=args.export_version, seed=args.seed, data_dir=args.data_dir,
@@ -115,10 +115,12 @@ def _add_train_command(subparsers):
     parser.add_argument("--schedule", choices=["constant", "cosine", "step"],
                         help="override the learning-rate schedule")
     parser.add_argument("--augment", help="override the augmentation preset (none, light, "
-                                          "standard, strong, mixup, cutmix)")
+                                          "erasing, standard, strong, mixup, cutmix)")
     parser.add_argument("--validation-split", type=_fraction, metavar="SHARE",
                         help="share of the training split held out to pick the best epoch "
                              "(0: none)")
+    parser.add_argument("--tta", choices=["none", "flip"],
+                        help="override the test-time augmentation of the test evaluation")
     parser.add_argument("--workdir", help="run directory (default: runs/MODEL-DATASET); "
                                           "rerunning resumes it")
     parser.add_argument("--export", metavar="DIR",
@@ -157,7 +159,7 @@ def _run_evaluate(args):
         data = load_split(args.dataset, args.split, data_dir=args.data_dir,
                           batch_size=args.batch_size, limit=args.limit,
                           validation_split=args.validation_split or 0.0, seed=args.seed)
-        result = evaluate(model, data)
+        result = evaluate(model, data, tta=args.tta)
     except (ValueError, FileNotFoundError) as error:
         raise UserError(_one_line(error)) from None
     print(result["report"])
@@ -186,6 +188,9 @@ def _add_evaluate_command(subparsers):
     parser.add_argument("--batch-size", type=_positive_int, default=256)
     parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
     parser.add_argument("--limit", type=_positive_int, help="only the first N examples")
+    parser.add_argument("--tta", default="none", choices=["none", "flip"],
+                        help="test-time augmentation: flip averages each image's prediction "
+                             "with its mirror's (default: none)")
     parser.add_argument("--output", help="also write the result as JSON to this file")
     parser.set_defaults(handler=_run_evaluate)
 

@@ -15,7 +15,7 @@ class ModelCard:
 
     Attributes:
         name: the registry name, e.g. `resnet20`.
-        family: `mnist_cnn`, `tutorial`, `lenet`, `alexnet`, `vgg` or `resnet`.
+        family: `mnist_cnn`, `tutorial`, `lenet`, `alexnet`, `vgg`, `resnet` or `resnet9`.
         default_input: `(height, width, channels)` the model is built at by default.
         num_classes: the default number of classes.
         num_params: trainable parameters at the default input and classes, counted as

@@ -127,6 +127,23 @@ def test_batch_norm_vgg_has_a_batch_norm_after_every_conv():
     assert len(convs) == 8 and all(f"{conv}_bn" in norms for conv in convs)
 
 
+def test_resnet9_has_pages_layout_at_any_width():
+    model = cnnzoo.build_resnet9(width=8, input_shape=(28, 28, 1), compile=False)
+    convs = [layer for layer in model.layers if layer.name.endswith("_conv")]
+    assert [conv.filters for conv in convs] == [8, 16, 16, 16, 32, 64, 64, 64]
+    assert [layer.name for layer in model.layers if layer.name.endswith("_add")] == [
+        "layer1_add", "layer3_add"]
+    assert model.get_layer("layer3_add").output.shape[1:] == (3, 3, 64)
+    assert model.layers[-2].name == "max_pool"  # Page pools by max, not average
+
+
+def test_resnet9_refuses_a_width_that_is_not_a_positive_integer():
+    with pytest.raises(ValueError, match="width must be a positive integer.*width=0"):
+        cnnzoo.build_resnet9(width=0)
+    with pytest.raises(ValueError, match="resnet9_w24 fixes width=24.*build_resnet9"):
+        cnnzoo.build("resnet9_w24", width=16)
+
+
 def test_models_take_raw_pixels_and_rescale_them_first():
     model = cnnzoo.build_mnist_cnn(compile=False)
     assert model.layers[1].name == "rescale"

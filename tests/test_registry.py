@@ -9,10 +9,11 @@ from cnnzoo.registry import register_model
 def test_lists_every_family_with_the_issue_names():
     names = cnnzoo.list_models()
     for expected in ["mnist_cnn", "lenet5", "alexnet_lite", "tutorial_3x3", "tutorial_5x5",
-                     "vgg11", "vgg19_bn", "resnet18", "resnet152", "resnet20", "resnet110"]:
+                     "vgg11", "vgg19_bn", "resnet18", "resnet152", "resnet20", "resnet110",
+                     "resnet9", "resnet9_w24"]:
         assert expected in names
     assert {cnnzoo.model_card(n).family for n in names} == {
-        "mnist_cnn", "tutorial", "lenet", "alexnet", "vgg", "resnet"}
+        "mnist_cnn", "tutorial", "lenet", "alexnet", "vgg", "resnet", "resnet9"}
 
 
 def test_wildcards_sort_naturally_and_exclude():

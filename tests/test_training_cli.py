@@ -230,3 +230,29 @@ def test_train_reads_every_split_of_an_idx_folder_it_was_given(tmp_path, capsys)
                  "--batch-size", "16"]) == 0
     evaluation = json.loads((workdir / "evaluation.json").read_text())
     assert evaluation["split"] == "test" and evaluation["num_examples"] == 20
+
+
+def test_evaluate_command_takes_flip_tta(trained_run, tmp_path, capsys):
+    _, workdir, _ = trained_run
+    output = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(workdir), "--dataset", "digits", "--limit", "300",
+                 "--tta", "flip", "--output", str(output)]) == 0
+    assert "test-time augmentation flip" in capsys.readouterr().out.splitlines()[0]
+    result = json.loads(output.read_text())
+    assert result["tta"] == "flip" and 0 <= result["single_view_accuracy"] <= 1
+
+
+def test_the_recipes_flip_tta_is_skipped_for_data_that_must_not_be_mirrored():
+    from cnnzoo.data import DatasetInfo
+    from cnnzoo.training.job import _test_time_augmentation
+    from cnnzoo.training.recipes import get_recipe
+
+    recipe, said = get_recipe("resnet9_w24"), []
+    assert recipe.tta == "flip"
+    infos = {name: DatasetInfo(name=name, split="test", num_examples=1,
+                               image_shape=(28, 28, 1), class_names=tuple("0123456789"))
+             for name in ("fashion_mnist", "digits")}
+    assert _test_time_augmentation(recipe, infos["fashion_mnist"], said.append) == "flip"
+    assert _test_time_augmentation(recipe, infos["digits"], said.append) == "none"
+    assert said == ["evaluating without flip test-time augmentation: digits images must "
+                    "not be mirrored."]

@@ -91,3 +91,22 @@ def test_a_workdir_with_an_export_subfolder_is_read_as_a_workdir(tmp_path):
     (tmp_path / "other" / "saved_model.pb").write_bytes(b"")
     model = load_model(tmp_path)
     assert isinstance(model, keras.Model) and model.count_params() == saved.count_params()
+
+
+def test_flip_tta_averages_each_image_with_its_mirror(trained):
+    x, y, _ = load_arrays("digits", "test")
+    x = x.astype("float32")
+    result = cnnzoo.evaluate(trained, (x, y), tta="flip", batch_size=50)
+    mean = (trained.predict(x, verbose=0) + trained.predict(x[:, :, ::-1], verbose=0)) / 2
+    assert result["tta"] == "flip"
+    assert result["accuracy"] == pytest.approx(float((mean.argmax(-1) == y).mean()))
+    assert result["single_view_accuracy"] == pytest.approx(
+        cnnzoo.evaluate(trained, (x, y))["accuracy"])
+    assert "test-time augmentation flip" in result["report"].splitlines()[0]
+
+
+def test_unknown_tta_is_refused_before_predicting(trained):
+    with pytest.raises(ValueError, match="test-time augmentation tta='rotate'.*'flip'"):
+        cnnzoo.evaluate(trained, (np.zeros((2, 8, 8, 1)), np.zeros(2)), tta="rotate")
+    assert cnnzoo.evaluate(trained, (np.zeros((2, 8, 8, 1)), np.zeros(2)),
+                           tta="none")["tta"] is None

@@ -6,6 +6,7 @@ import cnnzoo
 from cnnzoo.data import list_augment_presets
 from cnnzoo.models.compile import OPTIMIZERS
 from cnnzoo.training import get_recipe, make_schedule
+from cnnzoo.training.evaluate import TEST_TIME_AUGMENTATIONS
 
 
 @pytest.mark.parametrize("name", cnnzoo.list_models())
@@ -14,6 +15,7 @@ def test_every_model_has_a_recipe_the_library_accepts(name):
     assert recipe.optimizer in OPTIMIZERS
     assert recipe.augment is None or recipe.augment in list_augment_presets()
     assert recipe.epochs >= 1 and recipe.batch_size >= 1 and 0 <= recipe.label_smoothing < 1
+    assert recipe.tta in TEST_TIME_AUGMENTATIONS
     make_schedule(recipe.schedule, recipe.learning_rate, epochs=recipe.epochs,
                   steps_per_epoch=10, warmup_epochs=recipe.warmup_epochs)
 

@@ -89,6 +89,8 @@ for _preset in (
     AugmentPreset("none", "no augmentation: pixels cast to float32"),
     AugmentPreset("light", "shift up to 1/14 of the side (2 px at 28), flip", shift=1 / 14,
                   flip=True),
+    AugmentPreset("erasing", "light + erase a patch half the time (random erasing)",
+                  shift=1 / 14, flip=True, erase=0.5),
     AugmentPreset("standard", "shift up to 1/8 (pad-and-crop), flip", shift=1 / 8, flip=True),
     AugmentPreset("strong", "standard + rotate 10 deg, zoom 10%, erase a patch half the time",
                   shift=1 / 8, flip=True, rotate=10.0, zoom=0.1, erase=0.5),
@@ -105,7 +107,7 @@ def list_augment_presets() -> list[str]:
 
     Example:
         >>> list_augment_presets()[:4]
-        ['none', 'light', 'standard', 'strong']
+        ['none', 'light', 'erasing', 'standard']
     """
     return list(_PRESETS)
 

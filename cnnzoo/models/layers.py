@@ -10,6 +10,7 @@ import numbers
 
 import keras
 
+from cnnzoo.models.batch_norm import BatchNormalization
 from cnnzoo.models.compile import compile_classifier
 
 SUPPORTED_CHANNELS = (1, 3)
@@ -95,7 +96,7 @@ def conv_bn_relu(x, filters, kernel_size, *, strides=1, name, batch_norm=True,
     x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
                             use_bias=not batch_norm, name=f"{name}_conv")(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 

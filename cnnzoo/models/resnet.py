@@ -15,6 +15,7 @@ need a Lambda layer and break serialisation): ResNet-20 has 0.27M parameters eit
 
 import keras
 
+from cnnzoo.models.batch_norm import BatchNormalization
 from cnnzoo.models.layers import (check_choice, check_input_shape, check_num_classes,
                                   conv_bn_relu, finish_model, image_input, refuse_fixed)
 from cnnzoo.registry import register_model
@@ -35,7 +36,7 @@ _EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
 def _batch_norm(name):
-    return keras.layers.BatchNormalization(name=name)
+    return BatchNormalization(name=name)
 
 
 def _conv(filters, kernel_size, strides, name):

@@ -2,6 +2,7 @@
 
 import keras
 
+from cnnzoo.models.batch_norm import BatchNormalization
 from cnnzoo.models.layers import (check_choice, check_input_shape, check_num_classes,
                                   finish_model, image_input, refuse_fixed)
 from cnnzoo.registry import register_model
@@ -47,7 +48,7 @@ def build_vgg(depth=16, *, batch_norm=False, head="compact", input_shape=(32, 32
             layer = f"block{block}_conv{index}"
             x = keras.layers.Conv2D(width, 3, padding="same", name=layer)(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"{layer}_bn")(x)
+                x = BatchNormalization(name=f"{layer}_bn")(x)
             x = keras.layers.Activation("relu", name=f"{layer}_relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     pooling, hidden_units = HEADS[head]

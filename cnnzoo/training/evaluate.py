@@ -15,6 +15,9 @@ from cnnzoo.training import inputs
 # Keras clips probabilities to [eps, 1 - eps] before the log; the same here keeps the loss
 # equal to the compiled loss (without label smoothing).
 _EPSILON = 1e-7
+# "flip": average the prediction of each image with its horizontal mirror's (the test-time
+# augmentation of Page's ResNet-9 recipe); only for data whose classes survive a mirror.
+TEST_TIME_AUGMENTATIONS = ("none", "flip")
 
 
 class ExportedClassifier:
@@ -68,21 +71,42 @@ def load_model(path):
     return keras.saving.load_model(path)
 
 
-def _predict(model, data, batch_size):
-    """Returns `(probabilities, class ids)` over the whole of `data`."""
+def _predict(model, data, batch_size, tta):
+    """Returns `(probabilities, class ids, single-view probabilities)` over all of `data`.
+
+    With `tta="flip"` the probabilities are the mean over each image and its mirror, and
+    the single-view ones those of the image alone; without, both are the same array.
+    """
     if data.is_arrays:
         all_images, all_labels = data.data
         batches = ((all_images[i:i + batch_size], all_labels[i:i + batch_size])
                    for i in range(0, len(all_images), batch_size))
     else:
         batches = (batch[:2] for batch in data.data.as_numpy_iterator())
-    probabilities, class_ids = [], []
+    single_view, mirrored, class_ids = [], [], []
     for images, labels in batches:
-        probabilities.append(np.asarray(model.predict_on_batch(images), dtype=np.float64))
+        single_view.append(np.asarray(model.predict_on_batch(images), dtype=np.float64))
+        if tta == "flip":
+            images = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
+            mirrored.append(np.asarray(model.predict_on_batch(images), dtype=np.float64))
         labels = np.asarray(labels)
         class_ids.append(labels.argmax(-1) if labels.ndim == 2 and labels.shape[-1] > 1
                          else labels.reshape(-1))
-    return np.concatenate(probabilities), np.concatenate(class_ids).astype(np.int64)
+    single_view = np.concatenate(single_view)
+    probabilities = (single_view + np.concatenate(mirrored)) / 2 if mirrored else single_view
+    return probabilities, np.concatenate(class_ids).astype(np.int64), single_view
+
+
+def check_tta(tta):
+    """Returns `tta` as None (for None or "none") or "flip".
+
+    Raises:
+        ValueError: a value not in `TEST_TIME_AUGMENTATIONS`, naming the choices.
+    """
+    if tta is not None and tta not in TEST_TIME_AUGMENTATIONS:
+        raise ValueError(f"unknown test-time augmentation tta={tta!r}; choose one of "
+                         f"{list(TEST_TIME_AUGMENTATIONS)}.")
+    return None if tta == "none" else tta
 
 
 def confusion_matrix(true_ids, predicted_ids, num_classes):
@@ -97,7 +121,7 @@ def confusion_matrix(true_ids, predicted_ids, num_classes):
     return matrix
 
 
-def evaluate(model, data, *, class_names=None, batch_size=256):
+def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     """Evaluates the classifier `model` on `data` and returns a dict of results.
 
     Args:
@@ -107,17 +131,20 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
             `cnnzoo.load_dataset`, or arrays `(images, labels)`.
         class_names: names for the report (default: the info's, else "0".."K-1").
         batch_size: the batch size for array data.
+        tta: None or "none", or "flip" to average each image's prediction with its
+            mirror's.
 
     Returns:
         A dict: `loss`, `accuracy`, `top5_accuracy` (more than 5 classes only),
         `per_class_accuracy` (a dict from class name to accuracy, None for a class with
         no examples), `confusion_matrix` (a list of lists, row = true class),
-        `class_names`, `num_examples`, `dataset` and `split` (when known), and `report`,
-        the results as printable text.
+        `class_names`, `num_examples`, `dataset` and `split` (when known), `tta`, with
+        `single_view_accuracy` (each image alone) when `tta` is set, and `report`, the
+        results as printable text.
 
     Raises:
         ValueError: data the model cannot take (see `cnnzoo.training.inputs.check_batch`),
-            or no examples.
+            no examples, or an unknown `tta`.
         FileNotFoundError: a model path with no model.
 
     Example:
@@ -128,6 +155,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
         >>> result["num_examples"], sum(map(sum, result["confusion_matrix"]))
         (6, 6)
     """
+    tta = check_tta(tta)
     if not hasattr(model, "predict_on_batch"):
         model = load_model(model)
     data = inputs.as_data(data, argument="data")
@@ -137,7 +165,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
                        num_classes=num_classes, model_name=model.name, argument="data")
     class_names = tuple(class_names or data.class_names or
                         (str(i) for i in range(num_classes)))
-    probabilities, true_ids = _predict(model, data, batch_size)
+    probabilities, true_ids, single_view = _predict(model, data, batch_size, tta)
     if not len(true_ids):
         raise ValueError("data has no examples to evaluate.")
     if not data.is_arrays:  # Only the first batch's labels were checked before the pass.
@@ -163,6 +191,9 @@ def evaluate(model, data, *, class_names=None, batch_size=256):
     result["num_examples"] = int(matrix.sum())
     if data.info is not None:
         result["dataset"], result["split"] = data.info.name, data.info.split
+    result["tta"] = tta
+    if tta:
+        result["single_view_accuracy"] = float((single_view.argmax(-1) == true_ids).mean())
     result["report"] = format_report(result)
     return result
 
@@ -173,7 +204,9 @@ def format_report(result):
     lines = [f"{result['num_examples']} examples{where}: accuracy {result['accuracy']:.4f}"
              + (f", top-5 accuracy {result['top5_accuracy']:.4f}"
                 if "top5_accuracy" in result else "")
-             + f", loss {result['loss']:.4f}"]
+             + f", loss {result['loss']:.4f}"
+             + (f" (test-time augmentation {result['tta']}; each image alone: accuracy "
+                f"{result['single_view_accuracy']:.4f})" if result.get("tta") else "")]
     names = result["class_names"]
     width = max(len(name) for name in names)
     matrix = result["confusion_matrix"]

@@ -111,6 +111,17 @@ def export_model(model, path, *, version, class_names, metadata):
                               metadata=metadata, version=version)
 
 
+def _test_time_augmentation(recipe, info, say):
+    """Returns the recipe's test-time augmentation, or "none" where `info` forbids flips."""
+    from cnnzoo.data.catalog import NO_HORIZONTAL_FLIP
+
+    if recipe.tta == "flip" and info.name in NO_HORIZONTAL_FLIP:
+        say(f"evaluating without flip test-time augmentation: {info.name} images must not "
+            "be mirrored.")
+        return "none"
+    return recipe.tta
+
+
 def train_job(model_name, dataset, *, workdir=None, export=None, export_version=1,
               seed=None, data_dir=None, limit=None, steps_per_epoch=None, distribute="auto",
               mixed_precision="auto", recipe_changes=None, verbose="auto", say=print):
@@ -140,7 +151,8 @@ def train_job(model_name, dataset, *, workdir=None, export=None, export_version=
         f"{validation[1].num_examples if validation else 0} validation, "
         f"{test[1].num_examples} test images of {'x'.join(map(str, info.image_shape))}; "
         f"{recipe.epochs} epochs of batch {recipe.batch_size}, {recipe.optimizer} "
-        f"lr {recipe.learning_rate} {recipe.schedule}, augment {recipe.augment}; "
+        f"lr {recipe.learning_rate} {recipe.schedule}, augment {recipe.augment}"
+        f"{'' if recipe.tta == 'none' else f', test-time augmentation {recipe.tta}'}; "
         f"workdir {workdir}")
     fit(model_name, train, validation, epochs=recipe.epochs, workdir=workdir, seed=seed,
         steps_per_epoch=steps_per_epoch, distribute=distribute,
@@ -149,10 +161,10 @@ def train_job(model_name, dataset, *, workdir=None, export=None, export_version=
         **recipe.fit_kwargs())
 
     model = load_model(workdir)
-    evaluation = evaluate(model, test)
+    evaluation = evaluate(model, test, tta=_test_time_augmentation(recipe, info, say))
     run_files.write_json(workdir / run_files.EVALUATION_FILE, evaluation)
-    test_metrics = {k: evaluation[k] for k in ("loss", "accuracy", "top5_accuracy")
-                    if k in evaluation}
+    test_metrics = {k: evaluation[k] for k in ("loss", "accuracy", "top5_accuracy", "tta",
+                                               "single_view_accuracy") if k in evaluation}
     run_files.update_run(workdir, test_metrics=test_metrics)
     say(evaluation["report"])
     written = None
