@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CLASS_NAMES", "NO_HORIZONTAL_FLIP", "SYSTEM_DATA_DIRS", "LOCAL_FOLDER_NAMES",
-           "SAMPLE_NAME", "SAMPLE_DIR", "keras_datasets_dir"]
+__all__ = ["CLASS_NAMES", "NO_HORIZONTAL_FLIP", "flip_allowed", "SYSTEM_DATA_DIRS",
+           "LOCAL_FOLDER_NAMES", "SAMPLE_NAME", "SAMPLE_DIR", "keras_datasets_dir"]
 
 _DIGITS = tuple(str(i) for i in range(10))
 
@@ -41,6 +41,14 @@ CLASS_NAMES[SAMPLE_NAME] = CLASS_NAMES["fashion_mnist"]
 # A mirrored digit or character is a different (or no) symbol, so presets never flip these.
 NO_HORIZONTAL_FLIP = frozenset({
     "mnist", "digits", "emnist", "kmnist", "svhn_cropped", "binary_alpha_digits"})
+
+
+def flip_allowed(name: str, flip: bool | None = None) -> bool:
+    """Returns whether images of the dataset `name` may be mirrored: `flip` when given,
+    else whether `name` is outside `NO_HORIZONTAL_FLIP`."""
+    if flip is not None:
+        return bool(flip)
+    return name not in NO_HORIZONTAL_FLIP
 
 # Folder names the datasets' usual downloads unpack to, tried under every search directory.
 LOCAL_FOLDER_NAMES: dict[str, tuple[str, ...]] = {

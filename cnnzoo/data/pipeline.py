@@ -31,12 +31,6 @@ def is_training_split(split: str) -> bool:
     return split == "train" or split.startswith("train[")
 
 
-def _flip_allowed(name: str, flip: bool | None) -> bool:
-    if flip is not None:
-        return bool(flip)
-    return name not in catalog.NO_HORIZONTAL_FLIP
-
-
 def load_arrays(source, split: str = "train", *, data_dir=None, class_names=None,
                 image_size=None, download: bool = True, validation_split: float = 0.0,
                 seed: int = 0, limit: int | None = None):
@@ -174,7 +168,7 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     augment_batch = make_batch_augmenter(preset, num_classes=info.num_classes,
-                                         flip_allowed=_flip_allowed(info.name, flip))
+                                         flip_allowed=catalog.flip_allowed(info.name, flip))
     if preset.name == "none":
         dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)),
                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

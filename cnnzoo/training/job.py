@@ -113,9 +113,9 @@ def export_model(model, path, *, version, class_names, metadata):
 
 def _test_time_augmentation(recipe, info, say):
     """Returns the recipe's test-time augmentation, or "none" where `info` forbids flips."""
-    from cnnzoo.data.catalog import NO_HORIZONTAL_FLIP
+    from cnnzoo.data.catalog import flip_allowed
 
-    if recipe.tta == "flip" and info.name in NO_HORIZONTAL_FLIP:
+    if recipe.tta == "flip" and not flip_allowed(info.name):
         say(f"evaluating without flip test-time augmentation: {info.name} images must not "
             "be mirrored.")
         return "none"
