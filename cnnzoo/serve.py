@@ -9,7 +9,10 @@ The same client works here and against TensorFlow Serving in production:
 Each instance is an image as nested lists of uint8 pixels `[H][W][C]`, or encoded image
 bytes as `{"b64": "..."}` (routed to the `serving_bytes` signature); `signature_name`
 picks a signature explicitly. Bad requests get HTTP 400 with `{"error": "..."}`.
-It is a development tool: one process, threads, no batching, no TLS.
+It is a development tool: one process, threads, no batching, no TLS. Its resources are
+bounded all the same: the body size, images per request, each encoded image's declared
+pixels (read from its header before decoding), JSON nesting, open connections and the time
+a client may stall.
 """
 
 import base64
@@ -19,13 +22,20 @@ import ipaddress
 import json
 import re
 import socket
-
+import threading
 
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.layout import version_number
 from cnnzoo.export.predictor import ImageInputError, load_exported
+from cnnzoo.image_header import MAX_IMAGE_PIXELS, ImageTooLargeError, check_image_size
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+# 7,500 blank 28x28 images fit under the body limit as JSON and cost 0.84 GB to parse and
+# convert; TF Serving clients batch far fewer per request.
+MAX_INSTANCES = 1024
+MAX_CONNECTIONS = 64  # Each open connection holds a thread.
+IDLE_SECONDS = 10  # A client silent this long mid-request is dropped (slow clients).
+LISTEN_BACKLOG = 128  # socketserver's 5 reset connections under 32 concurrent clients.
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                     r"(?P<rest>:predict|/metadata)?$")
 
@@ -76,11 +86,27 @@ def check_port(port):
     return port
 
 
-def _decode_b64(value):
+def _decode_b64(value, index):
     try:
-        return base64.b64decode(value["b64"], validate=True)
+        data = base64.b64decode(value["b64"], validate=True)
     except (binascii.Error, TypeError, ValueError):
         raise RequestError(400, "a {\"b64\": ...} value is not valid base64.") from None
+    try:
+        return check_image_size(data, max_pixels=MAX_IMAGE_PIXELS, name=f"image {index}")
+    except ImageTooLargeError as error:
+        raise RequestError(413, str(error)) from None
+
+
+def _check_no_booleans(values):
+    """Refuses JSON `true`/`false` among pixel values (Python would take them as 1 and 0)."""
+    pending = [values]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, bool):
+            raise RequestError(400, "pixel values must be numbers from 0 to 255; received a "
+                                    f"boolean ({str(value).lower()}).")
 
 
 def _is_b64(value):
@@ -134,6 +160,9 @@ class ModelService:
         if not isinstance(values, list) or not values:
             raise RequestError(400, "\"instances\"/\"inputs\" must be a non-empty list of "
                                     "images.")
+        if len(values) > MAX_INSTANCES:
+            raise RequestError(413, f"the request holds {len(values)} images; the limit is "
+                                    f"{MAX_INSTANCES} a request. Split it into several.")
         encoded = [_is_b64(v) for v in values]
         if signature is None:
             signature = sigs.BYTES_SIGNATURE if all(encoded) else sigs.DEFAULT_SIGNATURE
@@ -166,8 +195,9 @@ class ModelService:
             if takes_bytes:
                 key = sigs.BYTES_INPUT if signature == sigs.BYTES_SIGNATURE else \
                     sigs.EXAMPLE_INPUT
-                feed = {key: [_decode_b64(v) for v in values]}
+                feed = {key: [_decode_b64(v, i) for i, v in enumerate(values)]}
             else:
+                _check_no_booleans(values)
                 feed = {sigs.IMAGES_INPUT: self.predictor.check_images(values)}
             return self.predictor.run_signature(signature, feed)
         except ImageInputError as error:
@@ -177,7 +207,7 @@ class ModelService:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnzoo-dev-serving"
     protocol_version = "HTTP/1.1"
-    timeout = 60  # Seconds a client may stall mid-request before its socket is closed.
+    timeout = IDLE_SECONDS  # A stalled client's socket is closed after this long.
 
     def log_message(self, format, *args):
         if self.server.verbose:
@@ -244,24 +274,64 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             raise RequestError(413, f"the body is {int(length)} bytes; the limit is "
                                     f"{MAX_BODY_BYTES}. Send fewer images per request.")
-        body = self.rfile.read(int(length))
+        body = self._read_body(int(length))
+        if len(body) < int(length):
+            self.close_connection = True
+            raise RequestError(400, f"the body ended after {len(body)} of the "
+                                    f"{int(length)} bytes its Content-Length announced.")
         try:
             request = json.loads(body)
         except (UnicodeDecodeError, ValueError) as error:
             raise RequestError(400, f"the body is not valid JSON: {error}.") from None
+        except RecursionError:
+            raise RequestError(400, "the JSON body is nested too deeply; an image is "
+                                    "[height][width][channels] lists.") from None
         return self.server.service.predict(request)
+
+    def _read_body(self, length):
+        """Returns up to `length` body bytes: fewer when the client closes or stalls."""
+        chunks, received = [], 0
+        while received < length:
+            try:
+                chunk = self.rfile.read1(min(length - received, 1 << 20))
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+        return b"".join(chunks)
 
 
 class DevServer(http.server.ThreadingHTTPServer):
-    """The threaded HTTP server; `service` holds the model. Stop with `shutdown()`."""
+    """The threaded HTTP server; `service` holds the model. Stop with `shutdown()`.
+
+    At most `MAX_CONNECTIONS` connections are served at once, a thread each; one more is
+    answered 503 at once and closed, so slow clients cannot take every thread.
+    """
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address, service, *, verbose=False):
         self.service, self.verbose = service, verbose
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        if not self._connections.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
     @property
     def url(self):
@@ -269,6 +339,17 @@ class DevServer(http.server.ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/v1/models/{self.service.name}"
+
+
+def _refuse_busy(connection):
+    body = json.dumps({"error": f"the server has {MAX_CONNECTIONS} connections open; "
+                                "retry shortly."}).encode()
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+    try:
+        connection.sendall(head.encode() + body)
+    except OSError:
+        pass  # The client has gone; nothing to tell it.
 
 
 def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose=False):

@@ -1,9 +1,15 @@
 """The development server: real HTTP requests in TF Serving's REST format, good and bad."""
 
 import base64
+import concurrent.futures
 import http.client
 import json
+import os
+import socket
+import struct
 import threading
+import time
+import zlib
 import urllib.error
 import urllib.request
 
@@ -118,6 +124,8 @@ def test_predict_b64_images(server, export, images):
      "is not a PNG, JPEG"),
     (b'{"signature_name": "nope", "instances": [[1]]}', "unknown signature_name"),
     (b'{"signature_name": "serving_bytes", "instances": [[1]]}', "takes encoded images"),
+    (json.dumps({"instances": [[[[True]] * 28] * 28]}).encode(), "boolean"),
+    (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
 ])
 def test_bad_requests_get_400_with_a_json_error(server, raw, message):
     status, body = call(server.url + ":predict", raw=raw)
@@ -181,3 +189,90 @@ def test_ports_outside_0_to_65535_are_refused(export, port):
     assert check_port(0) == 0 and check_port(65535) == 65535
     with pytest.raises(ValueError, match="port must be an integer from 0 to 65535"):
         make_server(export, port=port)
+
+
+def _png(width, height):
+    """Returns a real grayscale PNG of zeros: small on disk, `width * height` bytes decoded."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    row = b"\x00" * (width + 1)  # Filter byte, then the pixels.
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                              8, 0, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+def _resident_bytes():
+    with open("/proc/self/status") as status:
+        kilobytes = next(line for line in status if line.startswith("VmRSS")).split()[1]
+    return int(kilobytes) * 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="reads the resident size from /proc (Linux)")
+def test_decompression_bomb_images_are_refused_before_decoding(server):
+    bomb = base64.b64encode(_png(10_000, 10_000)).decode()  # 100 MB decoded, < 1 MB sent.
+    before = _resident_bytes()
+    for _ in range(3):
+        status, body = call(server.url + ":predict", {"instances": [{"b64": bomb}]})
+        assert status == 413 and "10000x10000 pixels" in body["error"]
+    # Decoding even one would add 100 MB; what remains is parsing the 0.1 MB request.
+    assert _resident_bytes() - before < 50 * 1024 * 1024
+
+
+def test_too_many_images_in_one_request_are_refused(server, monkeypatch):
+    monkeypatch.setattr("cnnzoo.serve.MAX_INSTANCES", 4)
+    status, body = call(server.url + ":predict", {"instances": [[[[0]] * 28] * 28] * 5})
+    assert status == 413 and "5 images; the limit is 4" in body["error"]
+
+
+def test_body_shorter_than_its_content_length_is_a_fast_400(server, monkeypatch):
+    monkeypatch.setattr("cnnzoo.serve._Handler.timeout", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=30) as client:
+        client.sendall(b"POST /v1/models/mnist_cnn:predict HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Length: 1000\r\n\r\n{\"instances\": ")
+        started = time.monotonic()
+        reply = client.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 400") and "of the 1000 bytes" in reply
+    assert time.monotonic() - started < 20  # The stall limit, not the old 60 s, and no 500.
+
+
+def test_connections_beyond_the_cap_get_503_and_idle_ones_are_dropped(export, monkeypatch):
+    monkeypatch.setattr("cnnzoo.serve.MAX_CONNECTIONS", 3)
+    monkeypatch.setattr("cnnzoo.serve._Handler.timeout", 1)
+    server = make_server(export.parent, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        idle = [socket.create_connection(server.server_address[:2]) for _ in range(3)]
+        time.sleep(0.3)  # Let the server accept them.
+        assert call(server.url)[0] == 503
+        time.sleep(2.5)  # Past the idle limit the silent clients are dropped...
+        assert call(server.url)[0] == 200  # ...and their threads serve others again.
+        for connection in idle:
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_concurrent_clients_get_the_answers_of_sequential_calls(server, export):
+    rng = np.random.default_rng(1)
+    batches = [rng.integers(0, 256, (1, 28, 28, 1), dtype=np.uint8) for _ in range(16)]
+    expected = [expected_probabilities(export, b)[0] for b in batches]
+
+    def one_request(index):
+        status, body = call(server.url + ":predict", {"instances": batches[index % 16].tolist()})
+        assert status == 200, body
+        return index, body["predictions"][0]["probabilities"]
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(one_request, range(32 * 64)))
+    assert len(results) == 32 * 64
+    for index, probabilities in results:
+        np.testing.assert_allclose(probabilities, expected[index % 16], atol=1e-6)
