@@ -303,6 +303,41 @@ def _add_serve_command(subparsers):
     parser.set_defaults(handler=_run_serve)
 
 
+def _run_explain(args):
+    from cnnzoo.explain import explain
+
+    try:
+        result = explain(args.model, args.image, out=args.out, target=args.target,
+                         layer=args.layer, top_k=args.top_k)
+    except (ValueError, FileNotFoundError) as error:
+        raise UserError(_one_line(error)) from None
+    ranked = ", ".join(f"{name} {p:.3f}" for name, p in result["top_classes"])
+    print(f"{args.image}: {ranked}")
+    print(f"Grad-CAM for {result['class_name']!r} at layer {result['layer']}: wrote "
+          f"{result['out']}")
+
+
+def _add_explain_command(subparsers):
+    parser = subparsers.add_parser(
+        "explain", help="show where a model looks in an image (Grad-CAM) and its top classes",
+        description="Print the top classes of IMAGE and write a Grad-CAM figure (the image, "
+                    "the heat map and their overlay) for the predicted class or --class. "
+                    "Grad-CAM needs the Keras model: an export is explained through the "
+                    ".keras file kept beside it.")
+    parser.add_argument("model", help="a .keras file, a training workdir, or an export "
+                                      "with its .keras file beside it")
+    parser.add_argument("image", help="an image file (PNG, JPEG, GIF, BMP or WebP; resized "
+                                      "to the model's input)")
+    parser.add_argument("--out", required=True, help="the PNG file to write")
+    parser.add_argument("--class", dest="target", metavar="CLASS",
+                        help="the class to explain, by name or index (default: the "
+                             "predicted one)")
+    parser.add_argument("--layer", help="the convolutional layer (default: the last one)")
+    parser.add_argument("--top-k", type=_positive_int, default=3,
+                        help="classes printed (default: 3)")
+    parser.set_defaults(handler=_run_explain)
+
+
 def build_parser():
     """Returns the argparse parser of the `cnnzoo` command."""
     parser = argparse.ArgumentParser(
@@ -315,6 +350,7 @@ def build_parser():
     _add_export_command(subparsers)
     _add_predict_command(subparsers)
     _add_serve_command(subparsers)
+    _add_explain_command(subparsers)
     return parser
 
 

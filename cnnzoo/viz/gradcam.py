@@ -219,8 +219,8 @@ def plot_grad_cam(model, image, *, class_index=None, layer=None, class_names=Non
     show_image(axes[0], image)
     axes[0].set_title("image")
     axes[1].imshow(result.heatmap, cmap="jet", vmin=0, vmax=1, interpolation="nearest")
-    axes[1].set_title(f"heat map at {result.layer}\n{result.heatmap.shape[0]}x"
-                      f"{result.heatmap.shape[1]}", fontsize=9)
+    axes[1].set_title(f"{result.layer} ({result.heatmap.shape[0]}x"
+                      f"{result.heatmap.shape[1]})")
     axes[2].imshow(overlay(image, result.heatmap), interpolation="nearest")
     axes[2].set_title(f"Grad-CAM for {label!r}")
     for axis in axes:

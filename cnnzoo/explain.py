@@ -1,0 +1,153 @@
+"""`cnnzoo explain`: a trained model's top classes for an image, and where it looked.
+
+Grad-CAM (`cnnzoo.viz.grad_cam`) takes gradients through the model's layers, so it
+needs the Keras model: a `.keras` file or a training workdir (its best.keras).
+
+A SavedModel export holds only its serving graph (images in, probabilities out): no
+layer to pick and no gradient to take. For an export, `explain` uses a `.keras` file
+kept beside it (in the SavedModel folder, or in the TF Serving base folder above its
+version folders, where TF Serving ignores it) and the export's class names. This was
+chosen over a Grad-CAM signature inside the export because such a signature would fix
+the layer at export time, enlarge every export for a development aid, and put
+gradients into what TensorFlow Serving serves; the `.keras` file keeps every layer and
+class open and leaves the export as TF Serving expects it.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+
+from cnnzoo.export.card import CARD_FILENAME
+
+
+def _export_class_names(saved_model):
+    card = saved_model / "assets" / CARD_FILENAME
+    return json.loads(card.read_text(encoding="utf-8")).get("class_names") \
+        if card.is_file() else None
+
+
+def _keras_beside(saved_model, given):
+    """Returns the one `.keras` file in the SavedModel folder or the folder `given`."""
+    folders = dict.fromkeys([saved_model, given])
+    found = sorted({file for folder in folders for file in folder.glob("*.keras")})
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValueError(f"{str(given)!r} is an export with several .keras files beside it "
+                         f"({', '.join(str(f) for f in found)}); pass the one to explain.")
+    raise ValueError(
+        f"{str(given)!r} is a SavedModel export, which holds the serving graph (images to "
+        "probabilities) but not the layers Grad-CAM takes gradients through. Pass the "
+        ".keras file or the training workdir it was exported from, or keep that .keras "
+        f"file beside the export (e.g. {str(given / 'model.keras')!r}).")
+
+
+def load_explainable(path):
+    """Returns `(model, class_names)` for Grad-CAM from a path.
+
+    Args:
+        path: a `.keras` file, a training workdir (class names from its run.json), or a
+            SavedModel export with a `.keras` file beside it (class names from the
+            export's model card).
+
+    Returns:
+        A `keras.Model` and a list of class names, or None where none are recorded.
+
+    Raises:
+        FileNotFoundError: nothing at `path`, or a folder holding no model.
+        ValueError: an export without a `.keras` file beside it, or a file Keras cannot
+            load.
+    """
+    from cnnzoo.artifacts import find_artifact, load_export_source
+
+    path = pathlib.Path(path).expanduser()
+    kind, location = find_artifact(path)
+    if kind == "saved_model":
+        model, _ = load_export_source(_keras_beside(location, path))
+        return model, _export_class_names(location)
+    model, metadata = load_export_source(path)
+    return model, metadata.get("class_names")
+
+
+def read_image(path, input_shape):
+    """Returns the image file at `path` as float32 raw pixels of shape `input_shape`.
+
+    Decoded, converted to gray or RGB and resized exactly as an export's `serving_bytes`
+    signature does (`cnnzoo.export.signatures`), so `cnnzoo explain` and `cnnzoo predict`
+    see the same pixels.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: a file that is not a PNG, JPEG, GIF, BMP or WebP image.
+    """
+    import tensorflow as tf
+
+    from cnnzoo.export.signatures import _decode
+
+    path = pathlib.Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no image file {str(path)!r}.")
+    try:
+        image = _decode(tf.constant(path.read_bytes()), tuple(input_shape))
+    except tf.errors.InvalidArgumentError:
+        raise ValueError(f"{str(path)!r} is not an image TensorFlow can decode; pass a "
+                         "PNG, JPEG, GIF, BMP or WebP file.") from None
+    return image.numpy().astype(np.float32)
+
+
+def _class_index(target, class_names, num_classes):
+    """Returns the class index `target` names: an index, its text, or a class name."""
+    if target is None or isinstance(target, (int, np.integer)):
+        return target
+    if class_names and target in class_names:
+        return list(class_names).index(target)
+    if str(target).isdigit():
+        return int(target)
+    choices = list(class_names) if class_names else list(range(num_classes))
+    raise ValueError(f"unknown class {target!r}; choose one of {choices} (or its index).")
+
+
+def explain(model, image, *, out=None, target=None, layer=None, top_k=3):
+    """Returns the top classes of `image` and its Grad-CAM; writes the figure to `out`.
+
+    Args:
+        model: a `keras.Model`, or a path for `load_explainable` (a `.keras` file, a
+            training workdir, or an export with its `.keras` file beside it).
+        image: an image file path, or raw pixels `(H, W, C)` the model takes.
+        out: where to write the figure (image, heat map, overlay) as PNG; None writes
+            nothing.
+        target: the class to explain (an index or a class name); None for the predicted
+            class.
+        layer: the layer, from `cnnzoo.viz.layer_names(model)`; None for the last
+            convolutional feature map.
+        top_k: how many classes to return.
+
+    Returns:
+        A dict: `model` (its name), `top_classes` (a list of `(name, probability)`, best
+        first), `class_index` and `class_name` (the class explained), `layer`,
+        `heatmap` (float32 in [0, 1], at the layer's resolution) and `out` (the
+        `pathlib.Path` written, or None).
+
+    Raises:
+        FileNotFoundError: no model or image at a path.
+        ValueError: as `load_explainable`, `read_image` and `cnnzoo.viz.grad_cam`, or an
+            unknown class.
+    """
+    from cnnzoo import viz
+
+    class_names = None
+    if isinstance(model, (str, pathlib.Path)):
+        model, class_names = load_explainable(model)
+    if isinstance(image, (str, pathlib.Path)):
+        image = read_image(image, model.input_shape[1:])
+    class_index = _class_index(target, class_names, model.output_shape[-1])
+    result = viz.grad_cam(model, image, class_index=class_index, layer=layer)
+    if out is not None:
+        figure = viz.plot_grad_cam(model, image, result=result, class_names=class_names)
+        out = viz.save_figure(figure, out)
+    names = class_names or [str(i) for i in range(len(result.probabilities))]
+    return {"model": model.name,
+            "top_classes": viz.top_classes(result.probabilities, names, k=top_k),
+            "class_index": result.class_index, "class_name": names[result.class_index],
+            "layer": result.layer, "heatmap": result.heatmap, "out": out}
