@@ -27,8 +27,16 @@ def _export_class_names(saved_model):
         if card.is_file() else None
 
 
-def _keras_beside(saved_model, given):
-    """Returns the one `.keras` file in the SavedModel folder or the folder `given`."""
+def keras_beside_export(saved_model, given):
+    """Returns the one `.keras` file in the SavedModel folder or the folder `given`.
+
+    Args:
+        saved_model: the SavedModel folder.
+        given: the folder the user named: the same, or the TF Serving base above it.
+
+    Raises:
+        ValueError: none there (saying why Grad-CAM needs one), or several.
+    """
     folders = dict.fromkeys([saved_model, given])
     found = sorted({file for folder in folders for file in folder.glob("*.keras")})
     if len(found) == 1:
@@ -64,36 +72,48 @@ def load_explainable(path):
     path = pathlib.Path(path).expanduser()
     kind, location = find_artifact(path)
     if kind == "saved_model":
-        model, _ = load_export_source(_keras_beside(location, path))
+        model, _ = load_export_source(keras_beside_export(location, path))
         return model, _export_class_names(location)
     model, metadata = load_export_source(path)
     return model, metadata.get("class_names")
 
 
-def read_image(path, input_shape):
-    """Returns the image file at `path` as float32 raw pixels of shape `input_shape`.
+def decode_image(data, input_shape):
+    """Returns encoded image bytes as float32 raw pixels of shape `input_shape`.
 
     Decoded, converted to gray or RGB and resized exactly as an export's `serving_bytes`
-    signature does (`cnnzoo.export.signatures`), so `cnnzoo explain` and `cnnzoo predict`
-    see the same pixels.
+    signature does (`cnnzoo.export.signatures`), so `cnnzoo explain`, the served page and
+    `cnnzoo predict` see the same pixels.
 
     Raises:
-        FileNotFoundError: no file at `path`.
-        ValueError: a file that is not a PNG, JPEG, GIF, BMP or WebP image.
+        ValueError: bytes that are not a PNG, JPEG, GIF, BMP or WebP image.
     """
     import tensorflow as tf
 
     from cnnzoo.export.signatures import _decode
 
+    try:
+        image = _decode(tf.constant(data), tuple(input_shape))
+    except tf.errors.InvalidArgumentError:
+        raise ValueError("not an image TensorFlow can decode; pass a PNG, JPEG, GIF, BMP "
+                         "or WebP file.") from None
+    return image.numpy().astype(np.float32)
+
+
+def read_image(path, input_shape):
+    """Returns the image file at `path` as float32 raw pixels (see `decode_image`).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: a file that is not a PNG, JPEG, GIF, BMP or WebP image.
+    """
     path = pathlib.Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no image file {str(path)!r}.")
     try:
-        image = _decode(tf.constant(path.read_bytes()), tuple(input_shape))
-    except tf.errors.InvalidArgumentError:
-        raise ValueError(f"{str(path)!r} is not an image TensorFlow can decode; pass a "
-                         "PNG, JPEG, GIF, BMP or WebP file.") from None
-    return image.numpy().astype(np.float32)
+        return decode_image(path.read_bytes(), input_shape)
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r} is {error}") from None
 
 
 def _class_index(target, class_names, num_classes):

@@ -5,6 +5,8 @@ The same client works here and against TensorFlow Serving in production:
     POST /v1/models/NAME[/versions/V]:predict   {"instances": [...]} or {"inputs": ...}
     GET  /v1/models/NAME[/versions/V]           the model's version status
     GET  /v1/models/NAME[/versions/V]/metadata  the signatures and the model card
+    GET  /                                      a page to try the model on an image
+    POST /explain                               the page's top classes and Grad-CAM
 
 Each instance is an image as nested lists of uint8 pixels `[H][W][C]`, or encoded image
 bytes as `{"b64": "..."}` (routed to the `serving_bytes` signature); `signature_name`
@@ -27,6 +29,7 @@ import threading
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.layout import version_number
 from cnnzoo.export.predictor import ImageInputError, load_exported
+from cnnzoo.page import EXPLAIN_PATH, PageService
 from cnnzoo.image_header import MAX_IMAGE_PIXELS, ImageTooLargeError, check_image_size
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -214,9 +217,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _reply(self, status, body):
-        data = json.dumps(body).encode("utf-8")
+        page = isinstance(body, bytes)  # The HTML page (cnnzoo.page); all else is JSON.
+        data = body if page else json.dumps(body).encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html; charset=utf-8" if page else
+                         "application/json")
         self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -256,6 +261,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._reply(status, body)
 
     def _get(self):
+        if self.path.split("?")[0] == "/":
+            return self.server.page.html()
         rest = self._route("GET")
         if rest == ":predict":
             raise RequestError(405, "predict takes POST.")
@@ -263,7 +270,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return service.metadata() if rest == "/metadata" else service.status()
 
     def _post(self):
-        if self._route("POST") != ":predict":
+        explain = self.path.split("?")[0] == EXPLAIN_PATH
+        if not explain and self._route("POST") != ":predict":
             raise RequestError(405, "only :predict takes POST.")
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
@@ -286,6 +294,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except RecursionError:
             raise RequestError(400, "the JSON body is nested too deeply; an image is "
                                     "[height][width][channels] lists.") from None
+        if explain:
+            return self.server.page.explain(request)
         return self.server.service.predict(request)
 
     def _read_body(self, length):
@@ -315,6 +325,7 @@ class DevServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, address, service, *, verbose=False):
         self.service, self.verbose = service, verbose
+        self.page = PageService(service)
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
