@@ -14,7 +14,7 @@ class UserError(Exception):
 
 def model_table(names, *, markdown=False):
     """Returns the model table for `names` as text: aligned columns, or Markdown."""
-    from cnnzoo.registry import model_card
+    from cnnzoo.models import model_card
 
     rows = [("name", "family", "params", "input", "classes", "reference")]
     for name in names:
@@ -35,7 +35,7 @@ def model_table(names, *, markdown=False):
 
 
 def _run_list(args):
-    from cnnzoo.registry import list_models
+    from cnnzoo.models import list_models
 
     names = list_models(args.pattern)
     if not names:
@@ -81,9 +81,13 @@ def _run_train(args):
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer such as 10; received "
+                                         f"{text!r}")
     return value
 
 
@@ -338,6 +342,9 @@ def _add_explain_command(subparsers):
     parser.set_defaults(handler=_run_explain)
 
 
+_VERBOSE_HELP = "show TensorFlow's own log lines (hidden by default)"
+
+
 def build_parser():
     """Returns the argparse parser of the `cnnzoo` command."""
     parser = argparse.ArgumentParser(
@@ -351,12 +358,24 @@ def build_parser():
     _add_predict_command(subparsers)
     _add_serve_command(subparsers)
     _add_explain_command(subparsers)
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    for command in subparsers.choices.values():  # Also after the command: `cnnzoo list -v`.
+        command.add_argument("-v", "--verbose", action="store_true",
+                             default=argparse.SUPPRESS, help=_VERBOSE_HELP)
     return parser
 
 
 def main(argv=None):
-    """Runs the command line; returns the process exit status."""
+    """Runs the command line; returns the process exit status.
+
+    Nothing imports Keras or TensorFlow before the arguments are parsed, so `--help` and
+    malformed options answer at once.
+    """
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        from cnnzoo.tf_logs import quiet_tensorflow_logs
+
+        quiet_tensorflow_logs()
     try:
         args.handler(args)
     except (UserError, ValueError, FileNotFoundError, FileExistsError) as error:

@@ -80,7 +80,7 @@ def list_models(pattern="*", *, exclude=None, family=None):
         >>> cnnzoo.list_models("vgg1?", exclude="*_bn")
         ['vgg11', 'vgg13', 'vgg16', 'vgg19']
     """
-    names = [n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern)]
+    names = [n for n in _registered() if fnmatch.fnmatchcase(n, pattern)]
     if exclude:
         names = [n for n in names if not fnmatch.fnmatchcase(n, exclude)]
     if family:
@@ -88,8 +88,18 @@ def list_models(pattern="*", *, exclude=None, family=None):
     return sorted(names, key=_natural_key)
 
 
+def _registered():
+    """Returns the registry with the built-in models in it (importing `cnnzoo.models` once).
+
+    `import cnnzoo` is lazy, so `from cnnzoo.registry import build` alone registers nothing.
+    """
+    import cnnzoo.models  # noqa: F401  (it imports this module, so not at the top)
+
+    return _REGISTRY
+
+
 def _lookup(name):
-    if name not in _REGISTRY:
+    if name not in _registered():
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(

@@ -12,6 +12,7 @@ import tensorflow as tf
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.card import CARD_FILENAME
 from cnnzoo.export.layout import find_saved_model, resolve_saved_model  # noqa: F401
+from cnnzoo.pixels import warn_if_scaled
 
 
 class ImageInputError(tf.errors.InvalidArgumentError, ValueError):
@@ -181,7 +182,11 @@ class ExportedPredictor:
 
         Raises:
             ImageInputError: as `run`.
+
+        Warns:
+            PixelRangeWarning: every pixel of the first images lies in [0, 1].
         """
+        warn_if_scaled(images, where="predict")
         return self.run(images, batch_size=batch_size)["probabilities"]
 
     def top_k(self, images, k=5, *, batch_size=256):

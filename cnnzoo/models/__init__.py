@@ -8,3 +8,5 @@ from cnnzoo.models.resnet import build_resnet
 from cnnzoo.models.resnet9 import build_resnet9
 from cnnzoo.models.tutorial import build_tutorial_3x3, build_tutorial_5x5, build_tutorial_cnn
 from cnnzoo.models.vgg import build_vgg
+# The registry's functions, here so that `cnnzoo.build` & co. see every model above.
+from cnnzoo.registry import ModelCard, build, list_models, model_card  # noqa: F401

@@ -10,6 +10,7 @@ import pathlib
 import numpy as np
 
 from cnnzoo.export.layout import find_saved_model
+from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import inputs
 
 # Keras clips probabilities to [eps, 1 - eps] before the log; the same here keeps the loss
@@ -161,6 +162,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     data = inputs.as_data(data, argument="data")
     num_classes = model.output_shape[-1]
     images, labels = inputs.first_batch(data)  # All the labels of arrays.
+    warn_if_scaled(images, where="evaluate")
     inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                        num_classes=num_classes, model_name=model.name, argument="data")
     class_names = tuple(class_names or data.class_names or

@@ -10,11 +10,13 @@ import platform
 
 import keras
 
+from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import callbacks as run_callbacks
 from cnnzoo.training import inputs
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.determinism import make_deterministic
 from cnnzoo.training.precision import dtype_policy, resolve_jit_compile, resolve_mixed_precision
+from cnnzoo.training.progress import progress_callbacks
 from cnnzoo.training.schedules import make_schedule
 from cnnzoo.training.strategy import (is_chief, make_strategy, multi_worker_fit, num_replicas,
                                       strategy_scope)
@@ -60,7 +62,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         tensorboard: write TensorBoard logs under `tensorboard/`: True, False or "auto"
             (when the `tensorboard` package is installed).
         callbacks: more Keras callbacks.
-        verbose: Keras's verbosity ("auto": progress bars).
+        verbose: 0 for silence; else ("auto", 1, 2) steps, images/s and ETA within each
+            epoch (see `cnnzoo.training.progress`) and a line per epoch.
 
     Returns:
         The `keras.callbacks.History` of the epochs trained in this call.
@@ -78,6 +81,7 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     validation_data = (inputs.as_data(validation, argument="validation")
                        if validation is not None else None)
     images, labels = inputs.first_batch(train_data)
+    warn_if_scaled(images, where="fit")
     num_classes = num_classes or inputs.infer_num_classes(train_data, labels)
 
     strategy = _strategy_for(model, distribute)
@@ -121,7 +125,9 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     with multi_worker_fit(model, strategy):
         history = _train(model, train_data, validation_data, epochs=epochs,
                          batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                         callbacks=run_callbacks_list + list(callbacks), verbose=verbose)
+                         callbacks=run_callbacks_list + list(callbacks) + progress_callbacks(
+                             verbose, _batch_size(images, train_data, batch_size)),
+                         verbose=0)
     if nan_guard.message:
         run_files.update_run(workdir, status="diverged", error=nan_guard.message)
         raise FloatingPointError(nan_guard.message)
