@@ -16,11 +16,16 @@ from cnnzoo.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
+# Every public name of `cnnzoo.models` (a test holds the two lists together).
 _MODELS = ("build", "list_models", "model_card", "ModelCard", "compile_classifier",
-           "make_optimizer", "build_alexnet_lite", "build_lenet5", "build_mnist_cnn",
-           "build_resnet", "build_resnet9", "build_tutorial_3x3", "build_tutorial_5x5",
-           "build_tutorial_cnn", "build_vgg",
-           "build_keras_mnist_convnet", "features", "feature_info", "FeatureStage")
+           "make_optimizer", "features", "feature_info", "FeatureStage", "build_alexnet_lite",
+           "build_keras_mnist_convnet", "build_lenet5", "build_mnist_cnn", "build_resnet",
+           "build_resnet18", "build_resnet20", "build_resnet32", "build_resnet34",
+           "build_resnet44", "build_resnet50", "build_resnet56", "build_resnet101",
+           "build_resnet110", "build_resnet152", "build_resnet9", "build_resnet9_paper",
+           "build_resnet9_w24", "build_tutorial_3x3", "build_tutorial_5x5", "build_tutorial_cnn",
+           "build_vgg", "build_vgg11", "build_vgg11_bn", "build_vgg13", "build_vgg13_bn",
+           "build_vgg16", "build_vgg16_bn", "build_vgg19", "build_vgg19_bn")
 _DATA = ("load_dataset", "load_arrays", "DatasetInfo", "list_augment_presets", "AugmentPreset",
          "register_augment_preset", "DatasetNotFoundError")
 
@@ -31,7 +36,8 @@ _LAZY = {
     **dict.fromkeys(("ClassificationAccuracy", "ClassificationCrossentropy",
                      "TopFiveAccuracy"), "cnnzoo.losses"),
     **dict.fromkeys(_DATA, "cnnzoo.data"),
-    **dict.fromkeys(("fit", "evaluate", "Recipe", "get_recipe"), "cnnzoo.training"),
+    **dict.fromkeys(("fit", "Recipe", "get_recipe"), "cnnzoo.training"),
+    "evaluate": "cnnzoo.artifacts",  # A model, or a path loaded first.
     **dict.fromkeys(("export_model", "export_saved_model", "load_exported"), "cnnzoo.export"),
     "PixelRangeWarning": "cnnzoo.pixels",
 }

@@ -107,3 +107,14 @@ def test_verbose_goes_before_or_after_the_command(arguments, verbose):
     from cnnzoo.cli import build_parser
 
     assert build_parser().parse_args(arguments).verbose is verbose
+
+
+def test_the_package_offers_every_public_name_of_cnnzoo_models():
+    import cnnzoo
+    import cnnzoo.models
+
+    public = {name for name in vars(cnnzoo.models)
+              if not name.startswith("_") and callable(getattr(cnnzoo.models, name))}
+    assert public == {name for name, module in cnnzoo._LAZY.items()
+                      if module == "cnnzoo.models"}
+    assert all(getattr(cnnzoo, name) is getattr(cnnzoo.models, name) for name in public)
