@@ -108,7 +108,7 @@ def main(argv=None):
     rounds = 5
 
     if args.model:
-        from cnnzoo.export.source import load_export_source
+        from cnnzoo.artifacts import load_export_source
 
         model, _ = load_export_source(args.model)
     else:

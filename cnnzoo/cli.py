@@ -60,7 +60,7 @@ def _one_line(error):
 
 
 def _run_train(args):
-    from cnnzoo.training.job import train_job
+    from cnnzoo.job import train_job
 
     changes = {"epochs": args.epochs, "batch_size": args.batch_size,
                "learning_rate": args.learning_rate, "optimizer": args.optimizer,
@@ -150,8 +150,9 @@ def _add_train_command(subparsers):
 
 
 def _run_evaluate(args):
-    from cnnzoo.training import evaluate, load_model
-    from cnnzoo.training.job import load_split
+    from cnnzoo.artifacts import load_model
+    from cnnzoo.job import load_split
+    from cnnzoo.training import evaluate
     from cnnzoo.training.workdir import write_json
 
     if args.split == "validation" and not args.validation_split:
@@ -200,8 +201,8 @@ def _add_evaluate_command(subparsers):
 
 
 def _run_export(args):
+    from cnnzoo.artifacts import load_export_source
     from cnnzoo.export import export_model
-    from cnnzoo.export.source import load_export_source
 
     model, metadata = load_export_source(args.source)
     saved_model = args.format == "saved_model"

@@ -19,6 +19,7 @@ import pathlib
 import numpy as np
 
 from cnnzoo.export.card import CARD_FILENAME
+from cnnzoo.layouts.run_dir import MODEL_FILE
 
 
 def _export_class_names(saved_model):
@@ -48,7 +49,7 @@ def keras_beside_export(saved_model, given):
         f"{str(given)!r} is a SavedModel export, which holds the serving graph (images to "
         "probabilities) but not the layers Grad-CAM takes gradients through. Pass the "
         ".keras file or the training workdir it was exported from, or keep that .keras "
-        f"file beside the export (e.g. {str(given / 'model.keras')!r}).")
+        f"file beside the export (e.g. {str(given / MODEL_FILE)!r}).")
 
 
 def load_explainable(path):

@@ -27,7 +27,7 @@ import socket
 import threading
 
 from cnnzoo.export import signatures as sigs
-from cnnzoo.export.layout import version_number
+from cnnzoo.layouts.serving import version_number
 from cnnzoo.export.predictor import ImageInputError, load_exported
 from cnnzoo.page import EXPLAIN_PATH, PageService
 from cnnzoo.image_header import MAX_IMAGE_PIXELS, ImageTooLargeError, check_image_size

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from cnnzoo.data import (AugmentPreset, get_augment_preset, list_augment_presets, load_arrays,
                          load_dataset, register_augment_preset)
-from cnnzoo.data.augment import make_batch_augmenter
+from cnnzoo.data.augment_ops import make_batch_augmenter
 
 
 def _batches(dataset, n=3):

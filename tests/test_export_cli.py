@@ -82,7 +82,7 @@ def test_export_file_formats(workdir, tmp_path, fmt, name, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["export", "{tmp}/missing.keras", "{tmp}/out"], "no model or workdir"),
+    (["export", "{tmp}/missing.keras", "{tmp}/out"], "no model file or workdir"),
     (["export", "{tmp}", "{tmp}/out"], "without best.keras"),
     (["export", "{workdir}", "{tmp}/out.bin", "--format", "tflite"], "writes a .tflite"),
     (["export", "{workdir}", "{tmp}/m.tflite", "--format", "tflite", "--class-names", "a,b"],

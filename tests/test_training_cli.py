@@ -9,7 +9,7 @@ import pytest
 
 from cnnzoo.cli import main
 from cnnzoo.data import catalog, sources, write_idx
-from cnnzoo.training.job import load_split
+from cnnzoo.job import load_split
 
 TINY = ["--epochs", "2", "--limit", "300", "--batch-size", "32"]
 
@@ -176,19 +176,43 @@ def test_fashion_mnist_falls_back_to_the_shipped_sample_and_says_so(monkeypatch,
     assert len(said) == 1 and "using the shipped sample" in said[0]
 
 
-def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(trained_run):
+def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(
+        trained_run, capsys):
     _, workdir, export = trained_run
     history_before = (workdir / "history.csv").read_text()
     old_graph = (export / "1" / "saved_model.pb").stat()
     (export / "1" / "stale.txt").write_text("from the first export")
+    capsys.readouterr()
     assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
                  "--export", str(export), "--seed", "1", *TINY]) == 0
+    printed = capsys.readouterr().out
+    # It says the run is complete, what it reuses and still does, and how to go on.
+    assert f"already trained: 2 of 2 epochs finished in {workdir}, so nothing is trained" \
+        in printed
+    assert "Reusing its best.keras for the test evaluation and the export" in printed
+    assert "rerun with --epochs above 2" in printed and "another --workdir" in printed
+    assert "training tutorial_5x5" not in printed and "Epoch 1/2" not in printed
     assert (workdir / "history.csv").read_text() == history_before
     new_graph = (export / "1" / "saved_model.pb").stat()
     # A new folder replaced the old one: the old files existed while the new were written.
     assert new_graph.st_ino != old_graph.st_ino
     assert not (export / "1" / "stale.txt").exists()
     assert sorted(p.name for p in export.iterdir()) == ["1"]
+
+
+def test_a_larger_epochs_trains_on_after_the_finished_epochs(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    tiny = ["tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir), "--limit", "64",
+            "--batch-size", "32", "--validation-split", "0"]
+    assert main(["train", *tiny, "--epochs", "1"]) == 0
+    assert main(["train", *tiny, "--epochs", "1"]) == 0
+    assert "already trained: 1 of 1 epochs" in capsys.readouterr().out
+    assert main(["train", *tiny, "--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "already trained" not in printed
+    assert f"workdir {workdir}, resuming after epoch 1" in printed
+    epochs = [line.split(",")[0] for line in (workdir / "history.csv").read_text().splitlines()]
+    assert epochs == ["epoch", "1", "2"]
 
 
 def test_export_version_replaces_only_its_own_version_folder(trained_run, tmp_path):
@@ -244,7 +268,7 @@ def test_evaluate_command_takes_flip_tta(trained_run, tmp_path, capsys):
 
 def test_the_recipes_flip_tta_is_skipped_for_data_that_must_not_be_mirrored():
     from cnnzoo.data import DatasetInfo
-    from cnnzoo.training.job import _test_time_augmentation
+    from cnnzoo.job import _test_time_augmentation
     from cnnzoo.training.recipes import get_recipe
 
     recipe, said = get_recipe("resnet9_w24"), []

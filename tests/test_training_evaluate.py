@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import cnnzoo
+from cnnzoo.artifacts import load_model
 from cnnzoo.data import load_arrays, load_dataset
-from cnnzoo.training import confusion_matrix, load_model
+from cnnzoo.training import confusion_matrix
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,29 @@ def test_unknown_tta_is_refused_before_predicting(trained):
         cnnzoo.evaluate(trained, (np.zeros((2, 8, 8, 1)), np.zeros(2)), tta="rotate")
     assert cnnzoo.evaluate(trained, (np.zeros((2, 8, 8, 1)), np.zeros(2)),
                            tta="none")["tta"] is None
+
+
+def test_a_path_is_loaded_above_training_and_the_old_names_warn(tmp_path):
+    import cnnzoo.artifacts
+    import cnnzoo.job
+    import cnnzoo.training
+
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3, compile=False)
+    model.save(tmp_path / "best.keras")
+    data = (np.zeros((4, 8, 8, 1), "float32"), np.array([0, 1, 2, 0]))
+    expected = cnnzoo.training.evaluate(model, data)["confusion_matrix"]
+    assert cnnzoo.artifacts.evaluate(tmp_path, data)["confusion_matrix"] == expected
+    with pytest.warns(DeprecationWarning, match=r"cnnzoo.evaluate\(path, data\)"):
+        assert cnnzoo.training.evaluate(tmp_path, data)["confusion_matrix"] == expected
+    with pytest.warns(DeprecationWarning, match="moved to cnnzoo.artifacts.load_model"):
+        from cnnzoo.training import load_model as old_load_model
+    assert old_load_model is load_model
+    with pytest.warns(DeprecationWarning, match="moved to cnnzoo.job.train_job"):
+        from cnnzoo.training.job import train_job
+    assert train_job is cnnzoo.job.train_job
+    with pytest.warns(DeprecationWarning, match="moved to cnnzoo.artifacts"):
+        from cnnzoo.export.source import load_export_source
+    assert load_export_source is cnnzoo.artifacts.load_export_source
+    with pytest.warns(DeprecationWarning, match="moved to cnnzoo.layouts.serving"):
+        from cnnzoo.export.layout import find_saved_model
+    assert find_saved_model(tmp_path) is None

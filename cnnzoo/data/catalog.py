@@ -66,6 +66,6 @@ SYSTEM_DATA_DIRS: dict[str, tuple[str, ...]] = {
 
 
 def keras_datasets_dir() -> str:
-    """Returns the folder ``keras.datasets`` downloads to (honours ``$KERAS_HOME``)."""
+    """Returns the folder `keras.datasets` downloads to (honours `$KERAS_HOME`)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return os.path.join(home, "datasets")

@@ -1,15 +1,15 @@
 """Read a dataset split from local files, pure NumPy: IDX, CIFAR binary/python, .npz.
 
-:func:`read_local_split` looks at a file or folder, recognises one of the formats
-below, and returns uint8 images ``(N, H, W, C)`` and int32 labels ``(N,)``:
+`read_local_split` looks at a file or folder, recognises one of the formats
+below, and returns uint8 images `(N, H, W, C)` and int32 labels `(N,)`:
 
-- IDX (MNIST, Fashion-MNIST): ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
-  ``t10k-...`` (or ``test-...``) for the test split;
-- CIFAR-10 binary (``data_batch_1.bin`` ... ``test_batch.bin``) and CIFAR-100 binary
-  (``train.bin``, ``test.bin``; the fine label is used);
-- CIFAR python batches as ``keras.datasets`` downloads them (read with an unpickler
+- IDX (MNIST, Fashion-MNIST): `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
+  `t10k-...` (or `test-...`) for the test split;
+- CIFAR-10 binary (`data_batch_1.bin` ... `test_batch.bin`) and CIFAR-100 binary
+  (`train.bin`, `test.bin`; the fine label is used);
+- CIFAR python batches as `keras.datasets` downloads them (read with an unpickler
   that only accepts NumPy arrays, so a hostile file cannot run code);
-- a Keras-style ``.npz`` with ``x_train, y_train, x_test, y_test`` (``mnist.npz``).
+- a Keras-style `.npz` with `x_train, y_train, x_test, y_test` (`mnist.npz`).
 """
 
 from __future__ import annotations
@@ -137,9 +137,9 @@ def local_format(path: str) -> str | None:
     """Names the format a file or folder holds, without reading any data.
 
     Returns:
-        ``"IDX"``, ``"CIFAR-10 binary"``, ``"CIFAR-100 binary"``, ``"CIFAR-10 python"``,
-        ``"CIFAR-100 python"`` or ``"Keras .npz"`` (checked in the order
-        :func:`read_local_split` reads them), or ``None`` (e.g. an image folder).
+        `"IDX"`, `"CIFAR-10 binary"`, `"CIFAR-100 binary"`, `"CIFAR-10 python"`,
+        `"CIFAR-100 python"` or `"Keras .npz"` (checked in the order
+        `read_local_split` reads them), or `None` (e.g. an image folder).
     """
     if os.path.isfile(path):
         return "Keras .npz" if path.endswith(".npz") else None
@@ -173,7 +173,7 @@ _SPLIT_FILES = {
 
 
 def split_files(data_format: str, split: str) -> str:
-    """The file(s) ``data_format`` (from :func:`local_format`) needs for ``split``.
+    """The file(s) `data_format` (from `local_format`) needs for `split`.
 
     Example:
         >>> split_files("IDX", "test")
@@ -183,11 +183,11 @@ def split_files(data_format: str, split: str) -> str:
 
 
 def read_local_split(path: str, split: str):
-    """Read ``split`` ("train" or "test") from a dataset file or folder.
+    """Reads `split` ("train" or "test") from a dataset file or folder.
 
     Returns:
-        ``(images, labels)`` as uint8 ``(N, H, W, C)`` and int32 ``(N,)`` arrays, or
-        ``None`` when ``path`` holds none of the recognised formats.
+        `(images, labels)` as uint8 `(N, H, W, C)` and int32 `(N,)` arrays, or
+        `None` when `path` holds none of the recognised formats.
 
     Raises:
         IdxFormatError: an IDX file is corrupt (magic number, length).

@@ -1,7 +1,7 @@
 """Read a folder of images, one sub-folder per class, into uint8 arrays.
 
 Every file is checked by name and by its first bytes before Keras's
-``image_dataset_from_directory`` (which does the decoding and resizing) sees it,
+`image_dataset_from_directory` (which does the decoding and resizing) sees it,
 so an empty class folder or a stray non-image file is a clear error naming the
 path rather than a TensorFlow decode error deep inside a pipeline.
 """
@@ -34,11 +34,11 @@ def _visible(names):
 
 
 def list_image_folder(root: str) -> tuple[tuple[str, ...], dict[str, list[str]]]:
-    """Check ``root`` and list its classes and files.
+    """Checks `root` and lists its classes and files.
 
     Returns:
-        ``(class_names, {class_name: [file paths]})``, classes sorted by name
-        (the label order ``image_dataset_from_directory`` uses).
+        `(class_names, {class_name: [file paths]})`, classes sorted by name
+        (the label order `image_dataset_from_directory` uses).
 
     Raises:
         ImageFolderError: no class sub-folders, an empty class folder, a file
@@ -81,7 +81,7 @@ _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I
 
 
 def _is_gray(path: str) -> bool:
-    """Whether ``path`` holds a gray image, from its header when Pillow is installed."""
+    """Whether `path` holds a gray image, from its header when Pillow is installed."""
     if os.path.splitext(path)[1].lower() in (".gif", ".bmp"):
         return False  # TensorFlow decodes these only to 3 or 4 channels
     try:
@@ -112,26 +112,26 @@ def _color_mode(files: dict[str, list[str]]) -> str:
 
 def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
                       color_mode: str | None = None):
-    """Read every image under ``root`` (one sub-folder per class) into memory.
+    """Reads every image under `root` (one sub-folder per class) into memory.
 
     Args:
         root: the folder.
-        image_size: ``(height, width)`` to resize to; ``None`` takes the first
+        image_size: `(height, width)` to resize to; `None` takes the first
             image's size.
-        color_mode: ``"grayscale"`` or ``"rgb"``; ``None`` reads ``"grayscale"``
+        color_mode: `"grayscale"` or `"rgb"`; `None` reads `"grayscale"`
             when every image is gray (from the file headers when Pillow is
-            installed, else by decoding) and ``"rgb"`` otherwise, so one gray image
+            installed, else by decoding) and `"rgb"` otherwise, so one gray image
             never turns a colour folder gray. Alpha is always dropped, as the
             exported bytes signature does: models take 1 or 3 channels. GIF and BMP
             files count as colour (TensorFlow decodes them only to 3 or 4 channels).
 
     Returns:
-        ``(images, labels, class_names)``: uint8 ``(N, H, W, C)`` with C 1 or 3,
-        int32 ``(N,)``, and the class names in label order.
+        `(images, labels, class_names)`: uint8 `(N, H, W, C)` with C 1 or 3,
+        int32 `(N,)`, and the class names in label order.
 
     Raises:
-        ImageFolderError: see :func:`list_image_folder`.
-        ValueError: ``color_mode`` is not None, "grayscale" or "rgb".
+        ImageFolderError: see `list_image_folder`.
+        ValueError: `color_mode` is not None, "grayscale" or "rgb".
     """
     import keras
     import tensorflow as tf

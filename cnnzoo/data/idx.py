@@ -1,9 +1,9 @@
 """Read and write IDX files (the MNIST / Fashion-MNIST format), in pure NumPy.
 
-An IDX file is a 4-byte magic number ``00 00 <dtype> <ndim>``, then ``ndim``
+An IDX file is a 4-byte magic number `00 00 <dtype> <ndim>`, then `ndim`
 big-endian uint32 dimensions, then the data, big-endian, row-major. Files may be
 gzipped (detected by content, not by name). Every format problem raises
-:class:`IdxFormatError` naming the file, so no corrupt bytes reach TensorFlow.
+`IdxFormatError` naming the file, so no corrupt bytes reach TensorFlow.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -57,14 +57,14 @@ def _read_bytes(path: str) -> bytes:
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (optionally gzipped).
+    """Reads one IDX file (optionally gzipped).
 
     Returns:
         A NumPy array in native byte order with the file's shape and dtype
         (uint8 for MNIST-style images and labels).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
+        FileNotFoundError: `path` does not exist.
         IdxFormatError: the magic number is wrong, the header is short, or the
             data is shorter or longer than the header's dimensions say.
     """
@@ -96,9 +96,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` as an IDX file, gzipped when ``path`` ends in ``.gz``.
+    """Writes `array` as an IDX file, gzipped when `path` ends in `.gz`.
 
-    The file is written atomically (:func:`cnnzoo.atomic.write_atomically`), so a
+    The file is written atomically (`cnnzoo.atomic.write_atomically`), so a
     reader never sees half a file; it gets the umask's permissions (usually 0644).
 
     Raises:

@@ -12,15 +12,15 @@ class DatasetInfo:
     """A description of one split of a dataset.
 
     Attributes:
-        name: the dataset's name (``"fashion_mnist"``, ``"digits"``, a folder's name).
-        split: the split this describes (``"train"``, ``"test"``, ``"validation"``...).
+        name: the dataset's name (`"fashion_mnist"`, `"digits"`, a folder's name).
+        split: the split this describes (`"train"`, `"test"`, `"validation"`...).
         class_names: one name per label, in label order.
-        image_shape: ``(height, width, channels)`` of every image.
-        num_examples: examples in this split (after ``validation_split``/``limit``),
-            or ``None`` when a streamed source cannot say without reading it all.
-        source_path: the file or folder the data came from, ``None`` for in-memory
-            arrays and scikit-learn, ``"tfds:<dir>"`` for tensorflow-datasets.
-        num_classes: ``len(class_names)``, computed.
+        image_shape: `(height, width, channels)` of every image.
+        num_examples: examples in this split (after `validation_split`/`limit`),
+            or `None` when a streamed source cannot say without reading it all.
+        source_path: the file or folder the data came from, `None` for in-memory
+            arrays and scikit-learn, `"tfds:<dir>"` for tensorflow-datasets.
+        num_classes: `len(class_names)`, computed.
 
     Example:
         >>> info = DatasetInfo("toy", "train", ("a", "b"), (8, 8, 1), 10)
@@ -45,5 +45,5 @@ class DatasetInfo:
         object.__setattr__(self, "num_classes", len(self.class_names))
 
     def replace(self, **changes) -> "DatasetInfo":
-        """Returns a copy with ``changes`` applied (``num_classes`` follows ``class_names``)."""
+        """Returns a copy with `changes` applied (`num_classes` follows `class_names`)."""
         return dataclasses.replace(self, **changes)

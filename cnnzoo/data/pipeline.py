@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from cnnzoo.data import catalog
-from cnnzoo.data.augment import get_augment_preset, make_batch_augmenter
+from cnnzoo.data.augment import get_augment_preset
 from cnnzoo.data.info import DatasetInfo
 from cnnzoo.data.sources import load_source
 
@@ -27,21 +27,21 @@ __all__ = ["load_dataset", "load_arrays", "is_training_split"]
 
 
 def is_training_split(split: str) -> bool:
-    """True for ``"train"`` and tfds slices of it (``"train[:90%]"``); False otherwise."""
+    """True for `"train"` and tfds slices of it (`"train[:90%]"`); False otherwise."""
     return split == "train" or split.startswith("train[")
 
 
 def load_arrays(source, split: str = "train", *, data_dir=None, class_names=None,
                 image_size=None, download: bool = True, validation_split: float = 0.0,
                 seed: int = 0, limit: int | None = None):
-    """Read a split into NumPy arrays.
+    """Reads a split into NumPy arrays.
 
-    IDX, CIFAR, ``.npz``, ``digits`` and ``fashion_mnist_sample`` are read with NumPy
+    IDX, CIFAR, `.npz`, `digits` and `fashion_mnist_sample` are read with NumPy
     alone; image folders and tensorflow-datasets use TensorFlow to decode.
 
     Returns:
-        ``(images, labels, info)``: uint8 ``(N, H, W, C)``, int32 ``(N,)`` and a
-        :class:`DatasetInfo`.
+        `(images, labels, info)`: uint8 `(N, H, W, C)`, int32 `(N,)` and a
+        `DatasetInfo`.
 
     Raises:
         DatasetNotFoundError: a named dataset is nowhere (the message lists where it
@@ -72,17 +72,17 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
                  validation_split: float = 0.0, limit: int | None = None,
                  flip: bool | None = None, class_names=None, image_size=None,
                  download: bool = True, shuffle_buffer: int = 65536):
-    """A batched, augmented ``tf.data.Dataset`` of ``(images, labels)`` and its description.
+    """Returns a batched, augmented `tf.data.Dataset` of `(images, labels)` and its info.
 
     Args:
-        source: a dataset name (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
-            ``"cifar100"``, ``"digits"``, ``"fashion_mnist_sample"``, any tfds
-            image-classification name), a tuple ``(x, y)`` of arrays, or a path to
-            a folder of IDX files, CIFAR batches, a ``.npz``, or class sub-folders.
-        split: ``"train"``, ``"test"``, ``"validation"`` (with ``validation_split``),
+        source: a dataset name (`"mnist"`, `"fashion_mnist"`, `"cifar10"`,
+            `"cifar100"`, `"digits"`, `"fashion_mnist_sample"`, any tfds
+            image-classification name), a tuple `(x, y)` of arrays, or a path to
+            a folder of IDX files, CIFAR batches, a `.npz`, or class sub-folders.
+        split: `"train"`, `"test"`, `"validation"` (with `validation_split`),
             or a tfds split expression.
         batch_size: examples per batch, >= 1.
-        augment: a preset name from ``list_augment_presets()``, an ``AugmentPreset``,
+        augment: a preset name from `list_augment_presets()`, an `AugmentPreset`,
             or None (no augmentation). Only for training splits.
         shuffle: None means True for training splits, False otherwise. Only
             training splits may be shuffled.
@@ -94,24 +94,24 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
             caches to that file path, False does not cache. In-memory sources are
             never cached twice.
         drop_remainder: drop the last, short batch.
-        validation_split: fraction of the training split held out as ``"validation"``.
-        limit: keep only the first ``limit`` examples (quick runs and tests).
+        validation_split: fraction of the training split held out as `"validation"`.
+        limit: keep only the first `limit` examples (quick runs and tests).
         flip: override whether presets may flip horizontally (default: from the
             dataset's name; never for digits).
         class_names: names for array/folder sources (default: from folders, or "0".."K-1").
-        image_size: ``(height, width)`` to resize image folders / tfds images to.
+        image_size: `(height, width)` to resize image folders / tfds images to.
         download: allow tensorflow-datasets to download when no local copy exists.
         shuffle_buffer: upper bound on the shuffle buffer of tfds streams (in-memory
             sources always shuffle the whole split: they shuffle indices).
 
     Returns:
-        ``(dataset, info)``. The dataset yields float32 images ``(batch, H, W, C)``
+        `(dataset, info)`. The dataset yields float32 images `(batch, H, W, C)`
         holding raw pixel values 0..255 (models normalise inside), and int32 labels
-        ``(batch,)``, or float32 mixed one-hot labels ``(batch, num_classes)`` with the
-        ``"mixup"``/``"cutmix"`` presets. ``info`` is a :class:`DatasetInfo`.
+        `(batch,)`, or float32 mixed one-hot labels `(batch, num_classes)` with the
+        `"mixup"`/`"cutmix"` presets. `info` is a `DatasetInfo`.
 
     Raises:
-        ValueError: ``batch_size < 1``, an unknown preset, augmenting or shuffling an
+        ValueError: `batch_size < 1`, an unknown preset, augmenting or shuffling an
             evaluation split, or bad/corrupt data (naming the file or argument).
         DatasetNotFoundError: a named dataset is nowhere; lists where it looked.
 
@@ -144,6 +144,8 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
     info: DatasetInfo = loaded.info
 
     import tensorflow as tf
+
+    from cnnzoo.data.augment_ops import make_batch_augmenter
 
     if loaded.stream is not None:
         dataset = loaded.stream

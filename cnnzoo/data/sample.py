@@ -2,9 +2,9 @@
 
     python -m cnnzoo.data.sample [--source /usr/share/datasets/fashion-mnist]
 
-The sample is a stratified, deterministic choice (``seed``) of ``train_per_class``
-training and ``test_per_class`` test images per class, kept in file order and written
-as gzipped IDX files (atomically) to ``cnnzoo/data/samples/fashion_mnist_sample/``.
+The sample is a stratified, deterministic choice (`seed`) of `train_per_class`
+training and `test_per_class` test images per class, kept in file order and written
+as gzipped IDX files (atomically) to `cnnzoo/data/samples/fashion_mnist_sample/`.
 The same source and arguments give byte-identical files.
 """
 
@@ -36,13 +36,13 @@ def _choose(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.
 def make_sample(source_dir: str, out_dir: str = catalog.SAMPLE_DIR, *,
                 train_per_class: int = 400, test_per_class: int = 100,
                 seed: int = 0) -> dict[str, int]:
-    """Write the sample's four IDX files into ``out_dir``.
+    """Writes the sample's four IDX files into `out_dir`.
 
     Returns:
-        ``{"train": n_train, "test": n_test}``, the examples written.
+        `{"train": n_train, "test": n_test}`, the examples written.
 
     Raises:
-        FileNotFoundError: ``source_dir`` holds no Fashion-MNIST IDX files.
+        FileNotFoundError: `source_dir` holds no Fashion-MNIST IDX files.
         ValueError: a class has fewer examples than asked for.
     """
     os.makedirs(out_dir, exist_ok=True)

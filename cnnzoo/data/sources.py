@@ -2,20 +2,20 @@
 
 Where a named dataset comes from, in order (the first that has the files wins):
 
-1. ``data_dir=`` (the folder itself, then ``<data_dir>/<usual folder name>``);
-2. ``$CNNZOO_DATA_DIR`` (the same way);
-3. ``~/.keras/datasets/<usual folder name>`` (``$KERAS_HOME`` honoured);
-4. system folders, e.g. ``/usr/share/datasets/fashion-mnist`` (Debian's
-   ``dataset-fashion-mnist`` package);
-5. tensorflow-datasets (``tfds.load``), which reads its own prepared copy or
+1. `data_dir=` (the folder itself, then `<data_dir>/<usual folder name>`);
+2. `$CNNZOO_DATA_DIR` (the same way);
+3. `~/.keras/datasets/<usual folder name>` (`$KERAS_HOME` honoured);
+4. system folders, e.g. `/usr/share/datasets/fashion-mnist` (Debian's
+   `dataset-fashion-mnist` package);
+5. tensorflow-datasets (`tfds.load`), which reads its own prepared copy or
    downloads one when there is a network.
 
-``validation_split`` holds out part of the training split as ``"validation"``. For
+`validation_split` holds out part of the training split as `"validation"`. For
 local data the hold-out is a seeded random choice; tensorflow-datasets sources get
-split slices instead (:func:`tfds_split`), the last part of tfds's training split.
+split slices instead (`tfds_split`), the last part of tfds's training split.
 
-``fashion_mnist_sample`` is the small real sample shipped in the package; asking for
-``fashion_mnist`` never falls back to it. Everything except tensorflow-datasets and
+`fashion_mnist_sample` is the small real sample shipped in the package; asking for
+`fashion_mnist` never falls back to it. Everything except tensorflow-datasets and
 image folders is read with NumPy alone.
 """
 
@@ -57,7 +57,7 @@ def list_local_names() -> tuple[str, ...]:
 
 
 def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """Returns the files/folders searched for ``name``, in order (they need not exist)."""
+    """Returns the files/folders searched for `name`, in order (they need not exist)."""
     roots = [os.fspath(d) for d in (data_dir, os.environ.get(ENV_DATA_DIR)) if d]
     places = []
     for root in roots:
@@ -81,22 +81,22 @@ def _check_split(split: str) -> str:
 
 def check_labels(labels, num_classes: int | None = None, *,
                  argument: str = "labels") -> np.ndarray:
-    """Check that ``labels`` are class ids: whole numbers in ``[0, num_classes)``.
+    """Checks that `labels` are class ids: whole numbers in `[0, num_classes)`.
 
     The one label check in cnnzoo; data sources and training both call it.
 
     Args:
-        labels: one label per example, shape ``(N,)`` or ``(N, 1)``; any integer
-            dtype, or floats holding whole numbers (``3.0``).
-        num_classes: when given, labels must also be ``< num_classes``.
+        labels: one label per example, shape `(N,)` or `(N, 1)`; any integer
+            dtype, or floats holding whole numbers (`3.0`).
+        num_classes: when given, labels must also be `< num_classes`.
         argument: what the labels are called in error messages.
 
     Returns:
-        The labels as an int32 array of shape ``(N,)``.
+        The labels as an int32 array of shape `(N,)`.
 
     Raises:
         ValueError: another shape (one-hot labels included), a label that is not a
-            whole number (``0.5``, NaN), a negative label, or one ``>= num_classes``.
+            whole number (`0.5`, NaN), a negative label, or one `>= num_classes`.
 
     Example:
         >>> check_labels([0.0, 2.0, 1.0], num_classes=3)
@@ -225,7 +225,7 @@ def _finish(name, split, images, labels, class_names, source_path, *, validation
 def _file_split(split: str, validation_split: float, what: str) -> str:
     """The split to read from files: validation is carved out of train.
 
-    ``what`` names the data in the user's terms: ``"digits"``, ``"IDX data in <folder>"``.
+    `what` names the data in the user's terms: `"digits"`, `"IDX data in <folder>"`.
     """
     if split == "validation":
         if not validation_split:
@@ -242,18 +242,18 @@ def _file_split(split: str, validation_split: float, what: str) -> str:
 
 
 def tfds_split(split: str, validation_split: float) -> str:
-    """The tensorflow-datasets split expression for ``split`` with a hold-out.
+    """The tensorflow-datasets split expression for `split` with a hold-out.
 
-    With ``validation_split=v``, ``"train"`` becomes the first ``100*(1-v)`` percent of
-    tfds's training split and ``"validation"`` the rest. Both slices use the same
+    With `validation_split=v`, `"train"` becomes the first `100*(1-v)` percent of
+    tfds's training split and `"validation"` the rest. Both slices use the same
     boundary, which tfds rounds once to the closest example, so the two parts never
     overlap and together are the whole training split; the validation part has
-    ``round(N * v)`` examples give or take one. The boundary is kept to 4 decimals of a
+    `round(N * v)` examples give or take one. The boundary is kept to 4 decimals of a
     percent. Unlike local data, the hold-out is the end of tfds's (fixed) order, not a
     seeded choice. Other splits are passed through unchanged.
 
     Raises:
-        ValueError: ``validation_split`` outside [0, 1), one that rounds to 0% or 100%,
+        ValueError: `validation_split` outside [0, 1), one that rounds to 0% or 100%,
             or a hold-out asked of a split expression other than "train"/"validation".
 
     Example:
@@ -348,7 +348,7 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
 
 
 def _from_local_name(name, split, data_dir, **kw) -> tuple[LoadedSource | None, list[str]]:
-    """The first local copy of ``name`` that holds ``split``, and the places searched.
+    """The first local copy of `name` that holds `split`, and the places searched.
 
     A place holding the dataset's files but not this split is listed with what it
     lacks, so the not-found error says why it was passed over.
@@ -432,26 +432,26 @@ def _is_path(source) -> bool:
 def load_source(source, split: str = "train", *, data_dir=None, class_names=None,
                 image_size=None, download: bool = True, validation_split: float = 0.0,
                 seed: int = 0, limit: int | None = None) -> LoadedSource:
-    """Read ``split`` of ``source`` (a name, ``(x, y)`` arrays, or a path).
+    """Reads `split` of `source` (a name, `(x, y)` arrays, or a path).
 
-    A string with a path separator, or starting with ``.`` or ``~``, or a
-    ``pathlib.Path``, is a path; any other string is a dataset name.
+    A string with a path separator, or starting with `.` or `~`, or a
+    `pathlib.Path`, is a path; any other string is a dataset name.
 
     A name is resolved in order: cnnzoo's local names and files (see the module
-    docstring), then tensorflow-datasets, where ``validation_split`` becomes split
-    slices (:func:`tfds_split`).
+    docstring), then tensorflow-datasets, where `validation_split` becomes split
+    slices (`tfds_split`).
 
     Returns:
-        A :class:`LoadedSource`: arrays for everything but tensorflow-datasets,
-        which gives an unbatched ``tf.data.Dataset`` stream.
+        A `LoadedSource`: arrays for everything but tensorflow-datasets,
+        which gives an unbatched `tf.data.Dataset` stream.
 
     Raises:
         DatasetNotFoundError: a named dataset is nowhere (lists where it looked).
         FileNotFoundError: a path does not exist.
-        ImportError: ``"digits"`` without scikit-learn installed.
+        ImportError: `"digits"` without scikit-learn installed.
         ValueError: bad arrays, a bad argument, corrupt or inconsistent files
-            (``IdxFormatError``, ``DataFormatError``, ``ImageFolderError``).
-        TypeError: ``source`` is none of the accepted kinds.
+            (`IdxFormatError`, `DataFormatError`, `ImageFolderError`).
+        TypeError: `source` is none of the accepted kinds.
     """
     split = _check_split(split)
     kw = dict(validation_split=validation_split, seed=seed, limit=limit)

@@ -10,7 +10,7 @@ first use.
 """
 
 from cnnzoo.export.formats import FORMATS
-from cnnzoo.export.layout import find_saved_model, resolve_saved_model
+from cnnzoo.layouts.serving import find_saved_model, resolve_saved_model
 from cnnzoo.lazy import lazy_attributes
 
 # Public names in modules needing TensorFlow: name -> module, imported lazily.

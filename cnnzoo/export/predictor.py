@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.card import CARD_FILENAME
-from cnnzoo.export.layout import find_saved_model, resolve_saved_model  # noqa: F401
+from cnnzoo.layouts.serving import find_saved_model, resolve_saved_model  # noqa: F401
 from cnnzoo.pixels import warn_if_scaled
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from cnnzoo.atomic import atomic_directory
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.card import CARD_FILENAME, check_class_names, make_card
+from cnnzoo.layouts.serving import version_folder
 
 
 def check_classifier(model):
@@ -128,10 +129,7 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
     class_names = check_class_names(class_names, num_classes)
     path = pathlib.Path(path)
     if version is not None:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"version must be a positive integer (TF Serving's version "
-                             f"folder); received version={version!r}.")
-        path = path / str(version)
+        path = version_folder(path, version)
     card = make_card(model, class_names=class_names, metadata=metadata,
                      signatures=_describe_signatures(input_shape, num_classes,
                                                      class_names is not None))

@@ -1,15 +1,17 @@
 """`evaluate`: how good a trained classifier is, from one pass of predictions.
 
+It takes a model; `cnnzoo.evaluate` (in `cnnzoo.artifacts`) also takes a path and loads it
+first, which keeps loading files and exports out of the training library.
+
 Loss, accuracy, top-5 accuracy, per-class accuracy and the confusion matrix are all
 computed with NumPy from the predicted probabilities, so they agree with each other
 exactly and work for any Keras backend.
 """
 
-import pathlib
+import warnings
 
 import numpy as np
 
-from cnnzoo.export.layout import find_saved_model
 from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import inputs
 
@@ -19,57 +21,6 @@ _EPSILON = 1e-7
 # "flip": average the prediction of each image with its horizontal mirror's (the test-time
 # augmentation of Page's ResNet-9 recipe); only for data whose classes survive a mirror.
 TEST_TIME_AUGMENTATIONS = ("none", "flip")
-
-
-class ExportedClassifier:
-    """An exported SavedModel seen as `evaluate` sees a Keras model (uint8 signature)."""
-
-    def __init__(self, predictor):
-        self.predictor = predictor
-        self.name = predictor.card.get("model") or predictor.path.name
-        self.input_shape = (None,) + tuple(predictor.input_shape)
-        num_classes = (len(predictor.class_names) if predictor.class_names else
-                       predictor.predict(np.zeros((1,) + self.input_shape[1:], "uint8")).shape[-1])
-        self.output_shape = (None, num_classes)
-
-    def predict_on_batch(self, images):
-        return self.predictor.predict(images)
-
-
-def load_model(path):
-    """Returns the model at `path` for `evaluate`.
-
-    `path` is a `.keras` file, a training workdir (its best.keras, else last.keras), a
-    folder holding `model.keras`, or an export from `cnnzoo.export` (a SavedModel folder,
-    or a TF Serving model base whose highest version is used, as
-    `cnnzoo.export.find_saved_model` finds it; read through its uint8 `serving_default`
-    signature).
-
-    Raises:
-        FileNotFoundError: nothing loadable at `path`.
-    """
-    import keras
-
-    path = pathlib.Path(path)
-    if path.is_dir():
-        saved_model = find_saved_model(path)
-        if saved_model is not None:
-            from cnnzoo.export import load_exported
-
-            return ExportedClassifier(load_exported(saved_model))
-        for name in ("best.keras", "last.keras", "model.keras"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise FileNotFoundError(
-                f"{str(path)!r} holds no best.keras, last.keras, model.keras or SavedModel; "
-                "pass a .keras file, a training workdir or an export.")
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {str(path)!r}; pass a .keras file, a "
-                                "training workdir such as runs/mnist_cnn-fashion_mnist, or "
-                                "an export.")
-    return keras.saving.load_model(path)
 
 
 def _predict(model, data, batch_size, tta):
@@ -126,8 +77,10 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     """Evaluates the classifier `model` on `data` and returns a dict of results.
 
     Args:
-        model: a `keras.Model` taking raw pixels, or a path (see `load_model`: a
-            `.keras` file, a workdir or a SavedModel export).
+        model: a `keras.Model` taking raw pixels, or an object with its `name`,
+            `input_shape`, `output_shape` and `predict_on_batch` (such as
+            `cnnzoo.artifacts.ExportedClassifier`). A path still works but is deprecated
+            here: `cnnzoo.evaluate(path, data)` loads one.
         data: a `tf.data.Dataset` of `(images, labels)`, the `(dataset, info)` pair from
             `cnnzoo.load_dataset`, or arrays `(images, labels)`.
         class_names: names for the report (default: the info's, else "0".."K-1").
@@ -146,7 +99,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     Raises:
         ValueError: data the model cannot take (see `cnnzoo.training.inputs.check_batch`),
             no examples, or an unknown `tta`.
-        FileNotFoundError: a model path with no model.
+        FileNotFoundError: a (deprecated) model path with no model.
 
     Example:
         >>> import numpy as np, cnnzoo
@@ -158,7 +111,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     """
     tta = check_tta(tta)
     if not hasattr(model, "predict_on_batch"):
-        model = load_model(model)
+        model = _load_deprecated(model)
     data = inputs.as_data(data, argument="data")
     num_classes = model.output_shape[-1]
     images, labels = inputs.first_batch(data)  # All the labels of arrays.
@@ -198,6 +151,16 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
         result["single_view_accuracy"] = float((single_view.argmax(-1) == true_ids).mean())
     result["report"] = format_report(result)
     return result
+
+
+def _load_deprecated(path):
+    """Returns the model at `path` for the deprecated path form of this `evaluate`."""
+    warnings.warn("cnnzoo.training.evaluate takes a model; for a path, use "
+                  "cnnzoo.evaluate(path, data), which loads it first (the path form here is "
+                  "deprecated).", DeprecationWarning, stacklevel=3)
+    from cnnzoo.artifacts import load_model  # Above training: only for this deprecated form.
+
+    return load_model(path)
 
 
 def format_report(result):

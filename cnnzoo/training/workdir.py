@@ -1,33 +1,19 @@
-"""The run directory: atomic writes, `run.json`, and the checks before a run reuses one.
+"""The run directory's files: atomic writes, `run.json`, and the checks before a run reuses one.
 
-A workdir holds one training run (nanoGPT's habit: checkpoints know how they were made):
-
-    run.json          model, build settings, dataset, recipe, versions, and the results
-    best.keras        the full model at the best validation epoch
-    last.keras        the full model after the last finished epoch
-    history.csv       one row of metrics per finished epoch
-    tensorboard/      TensorBoard logs
-    backup/           BackupAndRestore's state, for resuming after an interrupt
-    evaluation.json   `cnnzoo.evaluate`'s result on the test split (written by the CLI)
-
-Every file is written through `cnnzoo.atomic` (a temporary name beside its target, moved
-into place with `os.replace`), so an interrupt never leaves a half-written file under a
-final name, and files get the umask's permissions, like any file the user writes.
+The files a workdir holds are named in `cnnzoo.layouts.run_dir` (re-exported here, as
+`run_files.BEST_MODEL` and so on, for the callbacks and `fit`). Every file is written
+through `cnnzoo.atomic` (a temporary name beside its target, moved into place with
+`os.replace`), so an interrupt never leaves a half-written file under a final name, and
+files get the umask's permissions, like any file the user writes.
 """
 
 import json
 import pathlib
 
 from cnnzoo.atomic import write_atomically
-
-RUN_FILE = "run.json"
-BEST_MODEL = "best.keras"
-LAST_MODEL = "last.keras"
-HISTORY_FILE = "history.csv"
-EVALUATION_FILE = "evaluation.json"
-TENSORBOARD_DIR = "tensorboard"
-BACKUP_DIR = "backup"
-_BACKUP_STATE = "training_metadata.json"   # written by keras.callbacks.BackupAndRestore
+from cnnzoo.layouts.run_dir import (BACKUP_DIR, BACKUP_STATE, BEST_MODEL,  # noqa: F401
+                                    EVALUATION_FILE, HISTORY_FILE, LAST_MODEL, RUN_FILE,
+                                    TENSORBOARD_DIR)
 
 
 def write_json(path, data):
@@ -43,11 +29,18 @@ def write_json(path, data):
 
 
 def read_json(path):
-    """Returns the JSON object in `path`, or None when there is no such file."""
+    """Returns the JSON object in `path`, or None when there is no such file.
+
+    Raises:
+        ValueError: the file is not valid JSON (the message names it).
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {error}.") from None
 
 
 def read_run(workdir):
@@ -65,7 +58,7 @@ def update_run(workdir, **fields):
 
 def finished_epochs(workdir):
     """Returns the number of epochs the backup in `workdir` holds (0 when none)."""
-    state = read_json(pathlib.Path(workdir) / BACKUP_DIR / _BACKUP_STATE)
+    state = read_json(pathlib.Path(workdir) / BACKUP_DIR / BACKUP_STATE)
     return int(state["epoch"]) if state else 0
 
 

@@ -3,6 +3,7 @@
 import math
 import pathlib
 
+from cnnzoo.layouts.run_dir import HISTORY_FILE
 from cnnzoo.viz.figures import new_figure
 
 
@@ -34,7 +35,7 @@ def history_columns(source):
     else:
         path = pathlib.Path(source)
         if path.is_dir():
-            path = path / "history.csv"
+            path = path / HISTORY_FILE
         if not path.is_file():
             raise FileNotFoundError(f"no history at {str(source)!r}: pass a training workdir, "
                                     "its history.csv, or the History model.fit returns.")

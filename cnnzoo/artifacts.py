@@ -1,0 +1,168 @@
+"""Any trained artifact by path: a `.keras` file, a training workdir or a SavedModel export.
+
+The one place where a path becomes a model. It sits above `cnnzoo.training` and
+`cnnzoo.export` (which work on models), beside the job and the CLI, so that
+`cnnzoo.evaluate(path, data)`, `cnnzoo evaluate`, `cnnzoo export` and the job agree on
+what a path means. What a workdir and an export hold is named in `cnnzoo.layouts`.
+"""
+
+import pathlib
+
+import numpy as np
+
+from cnnzoo.layouts import run_dir
+from cnnzoo.layouts.serving import find_saved_model
+from cnnzoo.training.evaluate import check_tta
+from cnnzoo.training.evaluate import evaluate as evaluate_model
+from cnnzoo.training.workdir import read_json
+
+
+class ExportedClassifier:
+    """An exported SavedModel seen as `evaluate` sees a Keras model (uint8 signature)."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.name = predictor.card.get("model") or predictor.path.name
+        self.input_shape = (None,) + tuple(predictor.input_shape)
+        num_classes = (len(predictor.class_names) if predictor.class_names else
+                       predictor.predict(np.zeros((1,) + self.input_shape[1:], "uint8")).shape[-1])
+        self.output_shape = (None, num_classes)
+
+    def predict_on_batch(self, images):
+        return self.predictor.predict(images)
+
+
+def find_artifact(path, *, exports=True):
+    """Returns `(kind, location)` of the model at `path`, without loading it.
+
+    `kind` is "saved_model" (`location` is the SavedModel folder: `path` itself, or the
+    highest version of a TF Serving model base, as `cnnzoo.export.find_saved_model` finds
+    it) or "keras" (`location` is the model file: `path`, or a folder's best.keras, else
+    last.keras, else model.keras; see `cnnzoo.layouts.run_dir`).
+
+    Args:
+        path: a model file, a training workdir, a folder holding model.keras or, with
+            `exports`, a SavedModel export.
+        exports: whether a SavedModel export is taken.
+
+    Raises:
+        FileNotFoundError: nothing at `path`, or a folder holding no model.
+    """
+    path = pathlib.Path(path).expanduser()
+    accepted = "a .keras file, a training workdir" + (" or an export" if exports else "")
+    if path.is_dir():
+        saved_model = find_saved_model(path) if exports else None
+        if saved_model is not None:
+            return "saved_model", saved_model
+        model_file = run_dir.find_model_file(path)
+        if model_file is None:
+            raise FileNotFoundError(
+                f"{str(path)!r} is a folder without {', '.join(run_dir.MODEL_FILES)}"
+                f"{' or a SavedModel' if exports else ''}; pass {accepted}.")
+        return "keras", model_file
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file or workdir at {str(path)!r}; pass {accepted}, "
+                                "such as runs/mnist_cnn-fashion_mnist.")
+    return "keras", path
+
+
+def _load_keras(path, *, compile):
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{str(path)!r} could not be loaded as a Keras model: {error}") \
+            from None
+
+
+def load_model(path, *, compile=True):
+    """Returns the model at `path`, ready for `cnnzoo.training.evaluate`.
+
+    Args:
+        path: a `.keras` file, a training workdir (its best.keras, else last.keras), a
+            folder holding model.keras, or an export from `cnnzoo.export` (a SavedModel
+            folder, or a TF Serving model base whose highest version is used), read
+            through its uint8 `serving_default` signature as an `ExportedClassifier`.
+        compile: compile a Keras model as it was saved (Keras's own default).
+
+    Returns:
+        A `keras.Model`, or an `ExportedClassifier` for an export.
+
+    Raises:
+        FileNotFoundError: nothing loadable at `path`.
+        ValueError: a file Keras cannot load.
+    """
+    kind, location = find_artifact(path)
+    if kind == "saved_model":
+        from cnnzoo.export import load_exported
+
+        return ExportedClassifier(load_exported(location))
+    return _load_keras(location, compile=compile)
+
+
+def _workdir_metadata(workdir):
+    """Returns the model card facts a workdir's run.json and evaluation.json record."""
+    run = read_json(workdir / run_dir.RUN_FILE) or {}
+    evaluation = read_json(workdir / run_dir.EVALUATION_FILE) or {}
+    metadata = {"model": run.get("model"), "dataset": run.get("dataset"),
+                "class_names": run.get("class_names"), "epochs": run.get("epochs")}
+    test_metrics = run.get("test_metrics") or {}
+    accuracy = evaluation.get("accuracy", test_metrics.get("accuracy"))
+    if accuracy is not None:
+        metadata["test_accuracy"] = float(accuracy)
+        metadata["test_split"] = evaluation.get("split", "test")
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def load_export_source(path):
+    """Returns `(model, metadata)` from a `.keras` file or a training workdir.
+
+    A workdir gives its `best.keras` (else `last.keras`, `model.keras`) and, for the
+    model card, the model name, dataset and class names in its `run.json` and the test
+    accuracy in its `evaluation.json` (or `run.json`'s `test_metrics`).
+
+    Raises:
+        FileNotFoundError: nothing at `path`, or a folder without a `.keras` model.
+        ValueError: a file Keras cannot load, or a `run.json` that is not JSON.
+    """
+    path = pathlib.Path(path).expanduser()
+    _, model_file = find_artifact(path, exports=False)
+    metadata = _workdir_metadata(path) if path.is_dir() else {}
+    model = _load_keras(model_file, compile=False)
+    metadata.setdefault("model", model.name)
+    metadata["source"] = model_file.name
+    return model, metadata
+
+
+def evaluate(model, data, **kwargs):
+    """Evaluates a model, or the model at a path, on `data`; returns a dict of results.
+
+    `cnnzoo.evaluate`: `cnnzoo.training.evaluate` after `load_model` for a path.
+
+    Args:
+        model: a `keras.Model` taking raw pixels, or a path (see `load_model`: a `.keras`
+            file, a workdir or a SavedModel export).
+        data: see `cnnzoo.training.evaluate`.
+        **kwargs: `class_names`, `batch_size`, `tta` (see `cnnzoo.training.evaluate`).
+
+    Returns:
+        The dict `cnnzoo.training.evaluate` returns.
+
+    Raises:
+        FileNotFoundError: a path with no model.
+        ValueError: as `cnnzoo.training.evaluate`, or a file Keras cannot load.
+
+    Example:
+        >>> import tempfile, numpy as np, cnnzoo
+        >>> path = tempfile.mkdtemp() + "/model.keras"
+        >>> cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3,
+        ...              compile=False).save(path)
+        >>> x, y = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+        >>> evaluate(path, (x, y))["num_examples"]
+        6
+    """
+    if not hasattr(model, "predict_on_batch"):
+        check_tta(kwargs.get("tta"))  # Refused before the model is loaded.
+        model = load_model(model)
+    return evaluate_model(model, data, **kwargs)
