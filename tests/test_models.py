@@ -1,10 +1,14 @@
 """Every registered model, driven by the registry: build, shapes, a training step, cards."""
 
+import re
+
+import keras
 import numpy as np
 import pytest
 
 import cnnzoo
 from cnnzoo.losses import ClassificationCrossentropy
+from test_models_layout import LAYOUTS, layout_digest
 
 ALL_MODELS = cnnzoo.list_models()
 
@@ -48,7 +52,7 @@ def test_builds_at_small_input_with_other_head_and_takes_a_step(name):
 
 
 # The smallest model of each family: a training step on a fixed batch must lower its loss.
-ONE_PER_FAMILY = ["mnist_cnn", "tutorial_3x3", "tutorial_5x5", "lenet5", "alexnet_lite",
+ONE_PER_FAMILY = ["mnist_cnn", "keras_mnist_convnet", "tutorial_3x3", "tutorial_5x5", "lenet5", "alexnet_lite",
                   "vgg11", "vgg11_bn", "resnet20", "resnet18"]
 
 
@@ -57,7 +61,8 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(name):
     card = cnnzoo.model_card(name)
     input_shape = _small_input(card)
     # No dropout noise, and a learning rate small enough for plain VGG's first steps.
-    kwargs = {"dropout": 0.0} if card.family in ("vgg", "alexnet", "tutorial") else {}
+    kwargs = {"dropout": 0.0} if card.family in ("vgg", "alexnet", "tutorial",
+                                                 "keras_mnist") else {}
     model = cnnzoo.build(name, input_shape=input_shape, num_classes=5, learning_rate=1e-4,
                          run_eagerly=True, **kwargs)
     images, labels = _fixed_batch(input_shape, 5)
@@ -65,6 +70,34 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(name):
     assert np.all(np.isfinite(losses)), losses
     assert losses[-1] < losses[0], f"{name}: loss did not fall on a fixed batch: {losses}"
     assert set(model.get_metrics_result()) == {"loss", "accuracy"}
+
+
+def _description_facts(model, description):
+    """Returns `(stated, built)` pairs for each figure `description` states about `model`."""
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    facts = []
+    for count in re.findall(r"([\d,]+) params", description):
+        facts.append((int(count.replace(",", "")), _trainable_params(model)))
+    for shape in re.findall(r" at (\d+x\d+x\d+)", description):
+        facts.append((shape, "x".join(map(str, model.input_shape[1:]))))
+    for classes in re.findall(r"(\d+) classes", description):
+        facts.append((int(classes), model.output_shape[-1]))
+    for width in re.findall(r"width (\d+)", description):
+        facts.append((int(width), convs[0].filters))
+    for series in re.findall(r"(\d+(?:-\d+)+) filters", description):
+        distinct = list(dict.fromkeys(conv.filters for conv in convs))
+        facts.append(([int(n) for n in series.split("-")], distinct))
+    stated_convs = [int(n) for group in re.findall(r"Conv ?(\d+(?:/\d+)*)", description)
+                    for n in group.split("/")]
+    if stated_convs:
+        facts.append((stated_convs, [conv.filters for conv in convs]))
+    for units in re.findall(r"Dense ?(\d+)", description):
+        dense = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        facts.append((int(units), int(units) if int(units) in dense else dense))
+    for rate in re.findall(r"Dropout (\d\.\d+)", description):
+        rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        facts.append((float(rate), float(rate) if float(rate) in rates else rates))
+    return facts
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
@@ -75,6 +108,19 @@ def test_card_matches_model_at_default_input(name):
     assert model.output_shape == (None, card.num_classes)
     assert _trainable_params(model) == card.num_params
     assert card.reference and card.description
+    if name in LAYOUTS["digests"]:  # default options keep the layout weights were saved in
+        assert layout_digest(model) == LAYOUTS["digests"][name]["sha256"]
+    # Every description states the parameter count, so its figures are always checked.
+    assert re.search(r"[\d,]+ params", card.description), card.description
+    for stated, built in _description_facts(model, card.description):
+        assert stated == built, f"{name}: the card says {stated}, the model has {built}"
+
+
+def test_description_facts_catch_the_drift_that_once_happened():
+    model = cnnzoo.build("resnet9_w24", compile=False)
+    drifted = "ResNet-9 at width 16: 16-32-64-128 filters (412,666 params), for 28x28."
+    mismatches = [(s, b) for s, b in _description_facts(model, drifted) if s != b]
+    assert mismatches == [(412_666, 926_578), (16, 24), ([16, 32, 64, 128], [24, 48, 96, 192])]
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
@@ -151,9 +197,11 @@ def test_models_take_raw_pixels_and_rescale_them_first():
     assert model.inputs[0].dtype == "float32"
 
 
-def test_include_top_false_returns_pooled_features():
-    model = cnnzoo.build("resnet20", include_top=False, compile=False)
-    assert model.output_shape == (None, 64)
+def test_include_top_false_returns_features_as_keras_applications():
+    assert cnnzoo.build("resnet20", include_top=False).output_shape == (None, 8, 8, 64)
+    assert cnnzoo.build("resnet20", include_top=False, pooling="avg").output_shape == (None, 64)
+    model = cnnzoo.build("resnet20", include_top=False, pooling="max")
+    assert model.layers[-1].name == "max_pool" and model.output_shape == (None, 64)
 
 
 @pytest.mark.parametrize("name", ["mnist_cnn", "resnet20", "vgg11_bn"])

@@ -3,17 +3,18 @@
 import pytest
 
 import cnnzoo
-from cnnzoo.registry import register_model
+import cnnzoo.models
+from cnnzoo.registry import register_model, register_variant
 
 
 def test_lists_every_family_with_the_issue_names():
     names = cnnzoo.list_models()
     for expected in ["mnist_cnn", "lenet5", "alexnet_lite", "tutorial_3x3", "tutorial_5x5",
                      "vgg11", "vgg19_bn", "resnet18", "resnet152", "resnet20", "resnet110",
-                     "resnet9", "resnet9_w24"]:
+                     "resnet9", "resnet9_w24", "keras_mnist_convnet"]:
         assert expected in names
     assert {cnnzoo.model_card(n).family for n in names} == {
-        "mnist_cnn", "tutorial", "lenet", "alexnet", "vgg", "resnet", "resnet9"}
+        "mnist_cnn", "keras_mnist", "tutorial", "lenet", "alexnet", "vgg", "resnet", "resnet9"}
 
 
 def test_wildcards_sort_naturally_and_exclude():
@@ -38,11 +39,25 @@ def test_unknown_name_suggests_the_closest():
 
 def test_duplicate_and_badly_formed_names_are_refused():
     with pytest.raises(ValueError, match="already registered"):
-        register_model("mnist_cnn", family="x", default_input=(28, 28, 1), num_classes=10,
-                       num_params=0, reference="")
+        register_model("mnist_cnn", family="x", num_params=0, reference="")
     with pytest.raises(ValueError, match="lowercase"):
-        register_model("ResNet", family="x", default_input=(28, 28, 1), num_classes=10,
-                       num_params=0, reference="")
+        register_model("ResNet", family="x", num_params=0, reference="")
+    with pytest.raises(ValueError, match="already registered"):
+        register_variant("resnet20", cnnzoo.build_resnet, fixed={"depth": 20}, family="x",
+                         num_params=0, reference="", summary="")
+    with pytest.raises(ValueError, match="build_resnet takes no option \\['width'\\]"):
+        register_variant("resnet_wide", cnnzoo.build_resnet, fixed={"width": 2}, family="x",
+                         num_params=0, reference="", summary="")
+    assert "resnet_wide" not in cnnzoo.list_models()
+
+
+def test_a_variant_is_its_family_builder_with_fixed_options():
+    variant = cnnzoo.build("resnet9_w24", compile=False)
+    family = cnnzoo.build_resnet9(width=24, input_shape=(28, 28, 1), name="resnet9_w24",
+                                  compile=False)
+    assert [(w.path, w.shape) for w in variant.weights] == [
+        (w.path, w.shape) for w in family.weights]
+    assert "width=24" in cnnzoo.models.build_resnet9_w24.__doc__
 
 
 @pytest.mark.parametrize(("name", "kwargs", "message"), [
@@ -117,3 +132,26 @@ def test_two_classes_compile_without_top5():
 
     model.train_on_batch(np.zeros((2, 28, 28, 1), "float32"), np.array([0, 1]))
     assert set(model.get_metrics_result()) == {"loss", "accuracy"}
+
+
+PUBLIC_BUILDERS = sorted(name for name in dir(cnnzoo.models) if name.startswith("build_"))
+
+
+@pytest.mark.parametrize("builder_name", PUBLIC_BUILDERS)
+def test_every_public_builder_documents_each_argument(builder_name):
+    import inspect
+
+    from cnnzoo.registry import args_entries
+
+    builder = getattr(cnnzoo.models, builder_name)
+    entries = args_entries(builder.__doc__)
+    for key, parameter in inspect.signature(builder).parameters.items():
+        key = f"**{key}" if parameter.kind is parameter.VAR_KEYWORD else key
+        assert entries.get(key), f"{builder_name} does not document {key}"
+    assert "\nReturns:\n" in builder.__doc__ and "\nRaises:\n" in builder.__doc__
+
+
+def test_every_registered_model_has_a_public_builder():
+    names = {f"build_{name}" for name in cnnzoo.list_models()} - {"build_resnet9"}
+    assert names <= set(PUBLIC_BUILDERS)
+    assert cnnzoo.models.build_resnet9_paper.__name__ == "build_resnet9_paper"

@@ -1,5 +1,8 @@
 """Compile settings shared by every builder: optimizer, loss, metrics."""
 
+import difflib
+import inspect
+
 import keras
 
 from cnnzoo.losses import ClassificationAccuracy, ClassificationCrossentropy, TopFiveAccuracy
@@ -18,29 +21,40 @@ OPTIMIZERS = {
 _NO_DECAY = ["bias", "gamma", "beta"]
 
 
-def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None):
+def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None, clipnorm=None,
+                   global_clipnorm=None):
     """Returns a Keras optimizer.
 
     Args:
         optimizer: a name from `OPTIMIZERS` or a `keras.optimizers.Optimizer` instance
-            (returned as it is; `learning_rate` and `weight_decay` must then be None).
+            (returned as it is; the other settings must then be None).
         learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`;
             None takes the optimizer's usual default.
         weight_decay: decoupled weight decay, applied to kernels only.
+        clipnorm: clip each gradient to this L2 norm (positive), or None.
+        global_clipnorm: clip all gradients together to this global L2 norm (positive),
+            or None; not with `clipnorm`.
+
+    Returns:
+        A `keras.optimizers.Optimizer`.
 
     Raises:
         ValueError: an unknown optimizer name, a learning rate that is not positive, a
-            negative weight decay, or settings given beside an instance.
+            negative weight decay, a clipping norm that is not positive or both norms, or
+            settings given beside an instance.
 
     Example:
         >>> make_optimizer("sgd", learning_rate=0.05).__class__.__name__
         'SGD'
     """
+    settings = {"learning_rate": learning_rate, "weight_decay": weight_decay,
+                "clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
     if isinstance(optimizer, keras.optimizers.Optimizer):
-        if learning_rate is not None or weight_decay is not None:
+        given = sorted(key for key, value in settings.items() if value is not None)
+        if given:
             raise ValueError(
-                "learning_rate and weight_decay apply to an optimizer given by name; "
-                f"received an instance ({type(optimizer).__name__}). Set them on the instance.")
+                f"{', '.join(given)} apply to an optimizer given by name; received an "
+                f"instance ({type(optimizer).__name__}). Set them on the instance.")
         return optimizer
     if optimizer not in OPTIMIZERS:
         raise ValueError(
@@ -49,12 +63,22 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None):
     if isinstance(learning_rate, (int, float)) and not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive; received learning_rate="
                          f"{learning_rate!r}. Typical values: 1e-3 for adam, 0.1 for sgd.")
-    cls, default_lr, extra = OPTIMIZERS[optimizer]
     if weight_decay is not None and weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0; received weight_decay={weight_decay}.")
+    for key in ("clipnorm", "global_clipnorm"):
+        value = settings[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not value > 0):
+            raise ValueError(f"{key} must be a positive number; received {key}={value!r}. "
+                             "Typical value: 1.0.")
+    if clipnorm is not None and global_clipnorm is not None:
+        raise ValueError(f"set clipnorm or global_clipnorm, not both; received clipnorm="
+                         f"{clipnorm!r}, global_clipnorm={global_clipnorm!r}.")
+    cls, default_lr, extra = OPTIMIZERS[optimizer]
     instance = cls(
         learning_rate=default_lr if learning_rate is None else learning_rate,
-        weight_decay=weight_decay or None, **extra)
+        weight_decay=weight_decay or None, clipnorm=clipnorm, global_clipnorm=global_clipnorm,
+        **extra)
     if weight_decay:
         instance.exclude_from_weight_decay(var_names=_NO_DECAY)
     return instance
@@ -68,20 +92,84 @@ def default_metrics(num_classes):
     return metrics
 
 
-def compile_classifier(model, *, optimizer="adam", learning_rate=None, weight_decay=None,
-                       label_smoothing=0.0, metrics=None, jit_compile="auto", **kwargs):
+def classifier_compile_args(num_classes, *, optimizer="adam", learning_rate=None,
+                            weight_decay=None, clipnorm=None, global_clipnorm=None,
+                            label_smoothing=0.0, metrics=None, jit_compile="auto",
+                            run_eagerly=False, steps_per_execution=1):
+    """Returns `model.compile`'s keyword arguments for a classifier of `num_classes`.
+
+    Building the optimizer, loss and metrics here checks every setting, so the builders
+    call it before they build a layer.
+
+    Args:
+        num_classes: the classifier's number of classes (top-5 accuracy needs 6 or more).
+        optimizer: a name from `OPTIMIZERS` or a `keras.optimizers.Optimizer` instance.
+        learning_rate: a float or a learning-rate schedule; None takes the optimizer's
+            default (`OPTIMIZERS`).
+        weight_decay: decoupled weight decay on kernels, or None.
+        clipnorm: clip each gradient to this L2 norm, or None.
+        global_clipnorm: clip all gradients together to this L2 norm, or None.
+        label_smoothing: in [0, 1).
+        metrics: Keras metrics; None takes accuracy (and top-5 accuracy above 5 classes).
+        jit_compile: as `keras.Model.compile`: "auto", True or False.
+        run_eagerly: as `keras.Model.compile`.
+        steps_per_execution: as `keras.Model.compile`.
+
+    Returns:
+        A dict for `model.compile(**kwargs)`: a `ClassificationCrossentropy` loss over the
+        softmax output, for integer or one-hot labels.
+
+    Raises:
+        ValueError: a setting `make_optimizer` or the loss refuses.
+    """
+    return {"optimizer": make_optimizer(optimizer, learning_rate=learning_rate,
+                                        weight_decay=weight_decay, clipnorm=clipnorm,
+                                        global_clipnorm=global_clipnorm),
+            "loss": ClassificationCrossentropy(label_smoothing=label_smoothing),
+            "metrics": default_metrics(num_classes) if metrics is None else metrics,
+            "jit_compile": jit_compile, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution}
+
+
+# The compile settings every builder takes beside its own options.
+COMPILE_OPTIONS = tuple(inspect.signature(classifier_compile_args).parameters)[1:]
+
+
+def check_option_names(given, *, model, options):
+    """Raises unless every name in `given` is one of `options` or `COMPILE_OPTIONS`.
+
+    Raises:
+        ValueError: naming the unknown options, the model's options and the compile
+            settings.
+    """
+    unknown = sorted(set(given) - set(options) - set(COMPILE_OPTIONS))
+    if unknown:
+        close = [match for key in unknown for match in difflib.get_close_matches(
+            key, list(options) + list(COMPILE_OPTIONS), n=1, cutoff=0.75)]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        if "weights" in unknown:
+            hint += (" weights= is taken by the registered models: cnnzoo.build(name, "
+                     "weights=...) or their named builders.")
+        raise ValueError(
+            f"{model} takes no option {', '.join(unknown)}.{hint} Its options: "
+            f"{', '.join(options)}; compile settings: {', '.join(COMPILE_OPTIONS)}.")
+
+
+def compile_classifier(model, **settings):
     """Compiles `model` in place for integer (or one-hot) labels and returns it.
 
-    The loss is `ClassificationCrossentropy` over the model's softmax output; metrics
-    default to `default_metrics(num_classes)`. Other keyword arguments go to
-    `model.compile` (for example `steps_per_execution`).
+    Args:
+        model: a `keras.Model` ending in a softmax over the classes.
+        **settings: compile settings, any of `COMPILE_OPTIONS` (see
+            `classifier_compile_args`).
+
+    Returns:
+        `model`, compiled with `ClassificationCrossentropy` and, by default,
+        `default_metrics(num_classes)`.
+
+    Raises:
+        ValueError: an unknown setting (naming those there are) or a value refused.
     """
-    num_classes = model.output_shape[-1]
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate=learning_rate,
-                                 weight_decay=weight_decay),
-        loss=ClassificationCrossentropy(label_smoothing=label_smoothing),
-        metrics=default_metrics(num_classes) if metrics is None else metrics,
-        jit_compile=jit_compile,
-        **kwargs)
+    check_option_names(settings, model="compile_classifier", options=())
+    model.compile(**classifier_compile_args(model.output_shape[-1], **settings))
     return model

@@ -1,4 +1,4 @@
-"""Pieces every family shares: argument checks, the pixel stem, conv-bn-relu and the head.
+"""Pieces every family shares: option checks, the pixel stem, convolutions and the head.
 
 How pixels enter (decided once, for all models): every model takes **raw pixel values in
 [0, 255]** as float32, shape `(batch, H, W, C)` with C = 1 or 3, and its first layer,
@@ -6,15 +6,21 @@ How pixels enter (decided once, for all models): every model takes **raw pixel v
 raw pixels and no `preprocess_input` exists outside the model.
 """
 
+import dataclasses
+import inspect
 import numbers
 
 import keras
 
 from cnnzoo.models.batch_norm import BatchNormalization
-from cnnzoo.models.compile import compile_classifier
+from cnnzoo.models.compile import check_option_names, classifier_compile_args
+from cnnzoo.registry import args_entries, keyword_options, with_args_section
 
 SUPPORTED_CHANNELS = (1, 3)
-POOLINGS = ("avg", "max", "flatten", None)
+# How a family's top turns the last feature map into a vector.
+TOP_POOLINGS = ("avg", "max", "flatten")
+# `pooling` with include_top=False, as keras.applications: the map itself, or pooled.
+FEATURE_POOLINGS = (None, "avg", "max")
 
 
 def check_input_shape(input_shape, *, min_size, model):
@@ -66,22 +72,94 @@ def check_choice(value, choices, *, argument, model):
     return value
 
 
-def refuse_fixed(kwargs, *, model, family_builder, **fixed):
-    """Raises if `kwargs` sets an argument that the named variant `model` fixes.
-
-    `build("vgg16", depth=11)` would otherwise fail inside Python's call machinery with
-    "got multiple values for argument"; this says which builder takes the argument.
+def check_dropout(dropout, *, model):
+    """Returns `dropout` as a float after checking it lies in [0, 1).
 
     Raises:
-        ValueError: naming the fixed argument, its value here and the general builder.
+        ValueError: not a number in [0, 1).
     """
-    clashes = sorted(set(kwargs) & set(fixed))
-    if clashes:
-        given = ", ".join(f"{key}={kwargs[key]!r}" for key in clashes)
-        fixed_text = ", ".join(f"{key}={fixed[key]!r}" for key in clashes)
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) \
+            or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a rate in [0, 1); received dropout={dropout!r} "
+                         f"for {model}. Typical values: 0.0 (off), 0.2, 0.5.")
+    return float(dropout)
+
+
+def check_kernel_initializer(kernel_initializer, *, model):
+    """Returns `kernel_initializer` as given after checking Keras knows it.
+
+    Raises:
+        ValueError: a name Keras does not know, or something that is no initializer.
+    """
+    message = (f"kernel_initializer must be a Keras initializer name such as 'he_normal' or "
+               f"'glorot_uniform', or a keras.initializers.Initializer; received "
+               f"kernel_initializer={kernel_initializer!r} for {model}.")
+    if kernel_initializer is None:
+        raise ValueError(message)
+    try:
+        keras.initializers.get(kernel_initializer)
+    except (ValueError, TypeError):
+        raise ValueError(message) from None
+    return kernel_initializer
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """The options every family shares, checked (see `check_options`)."""
+
+    name: str
+    input_shape: tuple
+    num_classes: int
+    include_top: bool
+    pooling: str | None
+    dropout: float
+    kernel_initializer: object
+    compile_args: dict | None
+
+
+def check_options(builder, *, name, input_shape, min_size, num_classes, include_top, pooling,
+                  dropout, kernel_initializer, compile, compile_kwargs):
+    """Checks the options every family shares, before any layer is built.
+
+    Args:
+        builder: the family builder, whose signature names the options it takes.
+        name: the model's name, used in messages.
+        min_size: the smallest height and width the model's downsampling allows.
+        compile_kwargs: the builder's `**compile_kwargs`, checked against
+            `COMPILE_OPTIONS` and turned into `model.compile` arguments.
+        input_shape, num_classes, include_top, pooling, dropout, kernel_initializer,
+            compile: the builder's arguments of those names.
+
+    Returns:
+        A `BuildOptions`; its `compile_args` is None where the model is not to be compiled.
+
+    Raises:
+        ValueError: an unknown option (naming the builder's options and the compile
+            settings), any value refused, `pooling` set beside the top, or compile
+            settings where nothing is compiled.
+    """
+    check_option_names(compile_kwargs, model=name, options=keyword_options(builder))
+    input_shape = check_input_shape(input_shape, min_size=min_size, model=name)
+    num_classes = check_num_classes(num_classes, model=name)
+    check_choice(pooling, FEATURE_POOLINGS, argument="pooling", model=name)
+    if include_top and pooling is not None:
         raise ValueError(
-            f"{model} fixes {fixed_text}; received {given}. Call "
-            f"cnnzoo.{family_builder}(...) to choose it, or build another registered model.")
+            f"pooling applies with include_top=False (as in keras.applications); {name}'s "
+            f"top pools its own way. Received pooling={pooling!r} with include_top=True: "
+            "pass include_top=False, or leave pooling unset.")
+    dropout = check_dropout(dropout, model=name)
+    kernel_initializer = check_kernel_initializer(kernel_initializer, model=name)
+    compile_args = None
+    if compile and include_top:
+        compile_args = classifier_compile_args(num_classes, **compile_kwargs)
+    elif compile_kwargs:
+        raise ValueError(
+            f"compile settings {sorted(compile_kwargs)} were given but {name} is not "
+            "compiled (compile=False or include_top=False). Drop them, or call "
+            "cnnzoo.compile_classifier(model, ...) later.")
+    return BuildOptions(name=name, input_shape=input_shape, num_classes=num_classes,
+                        include_top=bool(include_top), pooling=pooling, dropout=dropout,
+                        kernel_initializer=kernel_initializer, compile_args=compile_args)
 
 
 def image_input(input_shape):
@@ -90,61 +168,142 @@ def image_input(input_shape):
     return inputs, keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
 
 
-def conv_bn_relu(x, filters, kernel_size, *, strides=1, name, batch_norm=True,
-                 activation="relu", padding="same"):
-    """Returns conv (bias-free when batch norm follows) -> [batch norm] -> activation."""
+def conv(x, filters, kernel_size, *, name, activation="relu", batch_norm=False,
+         kernel_initializer="glorot_uniform", padding="valid", strides=1):
+    """Returns a Conv2D named `name` with its activation, or conv -> batch norm -> activation.
+
+    Without batch norm this is one layer, `name`; with it, a bias-free `name`, then
+    `{name}_bn` and `{name}_{activation}`.
+    """
     x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                            use_bias=not batch_norm, name=f"{name}_conv")(x)
+                            activation=None if batch_norm else activation,
+                            use_bias=not batch_norm, kernel_initializer=kernel_initializer,
+                            name=name)(x)
+    if not batch_norm:
+        return x
+    x = BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+
+
+def conv_bn_relu(x, filters, kernel_size, *, strides=1, name, batch_norm=True,
+                 activation="relu", padding="same", kernel_initializer="glorot_uniform"):
+    """Returns `{name}_conv` (bias-free when batch norm follows) -> `{name}_bn` -> activation."""
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                            use_bias=not batch_norm, kernel_initializer=kernel_initializer,
+                            name=f"{name}_conv")(x)
     if batch_norm:
         x = BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
-def classifier_head(x, *, num_classes, include_top=True, pooling="avg", hidden_units=(),
-                    dropout=0.0, activation="relu"):
-    """Returns the pooled features, or the class probabilities when `include_top`.
+def global_pooling(x, pooling):
+    """Returns `x` pooled by `pooling` (`avg`, `max`, `flatten`), or as it is for None."""
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    if pooling == "flatten":
+        return keras.layers.Flatten(name="flatten")(x)
+    return x
+
+
+def classifier_head(x, *, num_classes, pooling="avg", hidden_units=(), dropout=0.0,
+                    activation="relu", kernel_initializer="glorot_uniform"):
+    """Returns the class probabilities computed from the feature map `x`.
 
     The head is written once for every family: pooling (`avg`, `max`, `flatten` or None),
-    optional hidden dense layers `fc1`, `fc2`…, dropout, and `predictions`, a softmax kept
-    in float32 so mixed precision never rounds the probabilities.
+    optional hidden dense layers `fc1`, `fc2`…, dropout (after each hidden layer, or
+    `head_dropout` before the predictions where there is none; no layer at rate 0), and
+    `predictions`, a softmax kept in float32 so mixed precision never rounds the
+    probabilities.
     """
-    if pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    elif pooling == "flatten":
-        x = keras.layers.Flatten(name="flatten")(x)
-    if not include_top:
-        return x
+    x = global_pooling(x, pooling)
     for index, units in enumerate(hidden_units, start=1):
-        x = keras.layers.Dense(units, activation=activation, name=f"fc{index}")(x)
+        x = keras.layers.Dense(units, activation=activation,
+                               kernel_initializer=kernel_initializer, name=f"fc{index}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"fc{index}_dropout")(x)
     if dropout and not hidden_units:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     return keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                              name="predictions")(x)
+                              kernel_initializer=kernel_initializer, name="predictions")(x)
 
 
-def finish_model(inputs, features, *, name, num_classes, include_top=True, pooling="avg",
-                 hidden_units=(), dropout=0.0, compile=True, compile_kwargs=None,
+def finish_model(inputs, features, options, *, top_pooling, hidden_units=(),
                  head_activation="relu"):
-    """Returns the `keras.Model` from `inputs` to the head, compiled unless told not to.
+    """Returns the `keras.Model` from `inputs` to the top or the features, compiled if asked.
+
+    Args:
+        inputs: the model's `images` input.
+        features: the backbone's last feature map.
+        options: the checked `BuildOptions`.
+        top_pooling: how the family's top pools (`avg`, `max` or `flatten`).
+        hidden_units: the top's hidden dense layers.
+        head_activation: their activation.
+
+    Returns:
+        A `keras.Model` named `options.name`: with `include_top`, the classifier (compiled
+        where `options.compile_args` says so); without, the features pooled by
+        `options.pooling`.
+    """
+    check_choice(top_pooling, TOP_POOLINGS, argument="top pooling", model=options.name)
+    if options.include_top:
+        outputs = classifier_head(features, num_classes=options.num_classes,
+                                  pooling=top_pooling, hidden_units=hidden_units,
+                                  dropout=options.dropout, activation=head_activation,
+                                  kernel_initializer=options.kernel_initializer)
+    else:
+        outputs = global_pooling(features, options.pooling)
+    model = keras.Model(inputs, outputs, name=options.name)
+    if options.compile_args is not None:
+        model.compile(**options.compile_args)
+    return model
+
+
+# The shared options' documentation, written once; `document_options` adds it to the
+# Args section of every builder that takes the option and does not document it itself.
+COMMON_ARGS = {
+    "input_shape": "`(height, width, channels)` of the images, channels 1 or 3. The model "
+                   "takes raw 0-255 pixels and rescales them itself (its `rescale` layer).",
+    "num_classes": "the number of classes of the softmax top, 2 or more.",
+    "dropout": "the dropout rate of the top, in [0, 1): after each hidden dense layer, or "
+               "before the predictions where there is none. At 0 no layer is added.",
+    "kernel_initializer": "the initializer of every convolution and dense kernel: a Keras "
+                          "name such as `\"he_normal\"`, or a `keras.initializers` instance.",
+    "batch_norm": "whether batch norm follows each convolution (the convolution then has no "
+                  "bias; the activation follows the batch norm).",
+    "include_top": "whether the model ends in the classifier. False returns the backbone's "
+                   "features (see `pooling`) for transfer learning or `cnnzoo.features`; "
+                   "such a model is never compiled.",
+    "pooling": "with `include_top=False`: None returns the last feature map (4-D), "
+               "`\"avg\"` or `\"max\"` its global average or maximum (2-D), as "
+               "keras.applications. Must be None with the top, which pools its own way.",
+    "compile": "whether to compile the model for integer or one-hot labels "
+               "(`cnnzoo.compile_classifier`).",
+    "name": "the Keras model's name.",
+    "**compile_kwargs": "compile settings: `optimizer`, `learning_rate`, `weight_decay`, "
+                        "`clipnorm`, `global_clipnorm`, `label_smoothing`, `metrics`, "
+                        "`jit_compile`, `run_eagerly`, `steps_per_execution` (see "
+                        "`cnnzoo.models.compile.classifier_compile_args`). Any other name "
+                        "raises a ValueError naming the options there are.",
+}
+
+
+def document_options(builder):
+    """Returns `builder` with an Args section listing every parameter, in signature order.
+
+    Entries the docstring writes itself stay; the shared options take `COMMON_ARGS`.
 
     Raises:
-        ValueError: compile settings given where nothing is compiled, or an unknown pooling.
+        ValueError: a parameter documented nowhere (caught when the module is imported).
     """
-    check_choice(pooling, POOLINGS, argument="pooling", model=name)
-    compile_kwargs = compile_kwargs or {}
-    outputs = classifier_head(features, num_classes=num_classes, include_top=include_top,
-                              pooling=pooling, hidden_units=hidden_units, dropout=dropout,
-                              activation=head_activation)
-    model = keras.Model(inputs, outputs, name=name)
-    if compile and include_top:
-        return compile_classifier(model, **compile_kwargs)
-    if compile_kwargs:
-        raise ValueError(
-            f"compile settings {sorted(compile_kwargs)} were given but {name} is not "
-            "compiled (compile=False or include_top=False). Drop them, or call "
-            "cnnzoo.compile_classifier(model, ...) later.")
-    return model
+    own = args_entries(builder.__doc__)
+    entries = {}
+    for key, parameter in inspect.signature(builder).parameters.items():
+        key = f"**{key}" if parameter.kind is parameter.VAR_KEYWORD else key
+        text = own.get(key, COMMON_ARGS.get(key))
+        if text is None:
+            raise ValueError(f"{builder.__name__} does not document its argument {key!r}.")
+        entries[key] = text
+    builder.__doc__ = with_args_section(builder.__doc__, entries)
+    return builder

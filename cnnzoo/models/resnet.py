@@ -16,9 +16,9 @@ need a Lambda layer and break serialisation): ResNet-20 has 0.27M parameters eit
 import keras
 
 from cnnzoo.models.batch_norm import BatchNormalization
-from cnnzoo.models.layers import (check_choice, check_input_shape, check_num_classes,
-                                  conv_bn_relu, finish_model, image_input, refuse_fixed)
-from cnnzoo.registry import register_model
+from cnnzoo.models.layers import (check_choice, check_options, conv_bn_relu, document_options,
+                                  finish_model, image_input)
+from cnnzoo.registry import register_variant
 
 # depth -> (block kind, blocks per stage) for the ImageNet layout.
 IMAGENET_DEPTHS = {
@@ -39,12 +39,12 @@ def _batch_norm(name):
     return BatchNormalization(name=name)
 
 
-def _conv(filters, kernel_size, strides, name):
+def _conv(filters, kernel_size, strides, name, kernel_initializer):
     return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
-                               use_bias=False, name=name)
+                               use_bias=False, kernel_initializer=kernel_initializer, name=name)
 
 
-def _residual_block(x, filters, *, strides, kind, preact, name):
+def _residual_block(x, filters, *, strides, kind, preact, name, kernel_initializer):
     """Returns the output of one basic or bottleneck block, plain or pre-activation."""
     out_channels = filters * _EXPANSION[kind]
     needs_projection = strides != 1 or x.shape[-1] != out_channels
@@ -53,7 +53,7 @@ def _residual_block(x, filters, *, strides, kind, preact, name):
         x = keras.layers.Activation("relu", name=f"{name}_preact_relu")(x)
     shortcut = x
     if needs_projection:
-        shortcut = _conv(out_channels, 1, strides, f"{name}_0_conv")(x)
+        shortcut = _conv(out_channels, 1, strides, f"{name}_0_conv", kernel_initializer)(x)
         if not preact:
             shortcut = _batch_norm(f"{name}_0_bn")(shortcut)
     # In a pre-activation block each conv but the first is preceded by bn-relu, and the
@@ -69,11 +69,12 @@ def _residual_block(x, filters, *, strides, kind, preact, name):
             y = _batch_norm(f"{name}_{index}_bn")(y)
             y = keras.layers.Activation("relu", name=f"{name}_{index}_relu")(y)
         if preact or last:
-            y = _conv(width, size, stride, f"{name}_{index}_conv")(y)
+            y = _conv(width, size, stride, f"{name}_{index}_conv", kernel_initializer)(y)
             if not preact:
                 y = _batch_norm(f"{name}_{index}_bn")(y)
         else:
-            y = conv_bn_relu(y, width, size, strides=stride, name=f"{name}_{index}")
+            y = conv_bn_relu(y, width, size, strides=stride, name=f"{name}_{index}",
+                             kernel_initializer=kernel_initializer)
     y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
     if not preact:
         y = keras.layers.Activation("relu", name=f"{name}_out")(y)
@@ -93,14 +94,25 @@ def _resnet_plan(depth, layout):
     return "basic", ((depth - 2) // 6,) * 3, CIFAR_WIDTHS
 
 
+@document_options
 def build_resnet(depth=20, *, layout=None, preact=False, input_shape=(32, 32, 3),
-                 num_classes=10, dropout=0.0, include_top=True, pooling="avg", compile=True,
-                 name=None, **compile_kwargs):
+                 num_classes=10, dropout=0.0, kernel_initializer="glorot_uniform",
+                 include_top=True, pooling=None, compile=True, name=None, **compile_kwargs):
     """Builds ResNet-`depth`; `layout=None` picks imagenet for 18/34/50/101/152, else cifar.
 
     `preact=True` gives pre-activation (v2) blocks (He et al. 2016, Identity mappings in
     deep residual networks) with a final bn-relu before pooling. Layer names are
     `stem_conv`, `stage2_block1_1_conv`, `stage2_block1_0_conv` (projection), `post_bn`.
+    Batch norm is part of every block (the residual stages do not train without it), so
+    there is no `batch_norm` option.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152 (imagenet layout), or 6n+2 such as 20, 32, 44, 56
+            or 110 (cifar layout).
+        layout: `"imagenet"` (7x7/2 stem and max pool, stages of 64-512 filters),
+            `"cifar"` (3x3 stem, stages of 16, 32, 64 filters) or None (from `depth`).
+        preact: whether the blocks are pre-activation (v2) blocks.
+        name: the Keras model's name; None gives `resnet20` or `resnet20_preact`.
 
     Returns:
         A `keras.Model`, compiled for integer labels unless `compile=False`.
@@ -108,7 +120,7 @@ def build_resnet(depth=20, *, layout=None, preact=False, input_shape=(32, 32, 3)
     Raises:
         ValueError: a depth the layout does not have, an unknown layout, an input smaller
             than the layout allows (32 px imagenet, 4 px cifar), a channel count other than
-            1 or 3, or fewer than 2 classes.
+            1 or 3, fewer than 2 classes, or an option or setting refused.
 
     Example:
         >>> build_resnet(20, compile=False).count_params()
@@ -122,47 +134,44 @@ def build_resnet(depth=20, *, layout=None, preact=False, input_shape=(32, 32, 3)
     check_choice(layout, tuple(MIN_SIZES), argument="layout", model="resnet")
     kind, blocks_per_stage, widths = _resnet_plan(depth, layout)
     name = name or f"resnet{depth}{'_preact' if preact else ''}"
-    input_shape = check_input_shape(input_shape, min_size=MIN_SIZES[layout], model=name)
-    num_classes = check_num_classes(num_classes, model=name)
+    options = check_options(build_resnet, name=name, input_shape=input_shape,
+                            min_size=MIN_SIZES[layout], num_classes=num_classes,
+                            include_top=include_top, pooling=pooling, dropout=dropout,
+                            kernel_initializer=kernel_initializer, compile=compile,
+                            compile_kwargs=compile_kwargs)
 
-    inputs, x = image_input(input_shape)
+    inputs, x = image_input(options.input_shape)
     if layout == "imagenet":
-        x = conv_bn_relu(x, 64, 7, strides=2, name="stem")
+        x = conv_bn_relu(x, 64, 7, strides=2, name="stem", kernel_initializer=kernel_initializer)
         x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     elif preact:
-        x = _conv(widths[0], 3, 1, "stem_conv")(x)
+        x = _conv(widths[0], 3, 1, "stem_conv", kernel_initializer)(x)
     else:
-        x = conv_bn_relu(x, widths[0], 3, name="stem")
+        x = conv_bn_relu(x, widths[0], 3, name="stem", kernel_initializer=kernel_initializer)
     for stage, (blocks, width) in enumerate(zip(blocks_per_stage, widths), start=1):
         for block in range(1, blocks + 1):
             strides = 2 if stage > 1 and block == 1 else 1
             x = _residual_block(x, width, strides=strides, kind=kind, preact=preact,
-                                name=f"stage{stage}_block{block}")
+                                name=f"stage{stage}_block{block}",
+                                kernel_initializer=kernel_initializer)
     if preact:
         x = _batch_norm("post_bn")(x)
         x = keras.layers.Activation("relu", name="post_relu")(x)
-    return finish_model(inputs, x, name=name, num_classes=num_classes,
-                        include_top=include_top, pooling=pooling, dropout=dropout,
-                        compile=compile, compile_kwargs=compile_kwargs)
+    return finish_model(inputs, x, options, top_pooling="avg")
 
 
 def _register_resnet(depth, num_params):
     layout = "imagenet" if depth in IMAGENET_DEPTHS else "cifar"
-    default_input, classes = ((224, 224, 3), 1000) if layout == "imagenet" else ((32, 32, 3), 10)
-
-    def builder(**kwargs):
-        refuse_fixed(kwargs, model=f"resnet{depth}", family_builder="build_resnet",
-                     depth=depth, layout=layout)
-        return build_resnet(depth, layout=layout, **kwargs)
-
-    builder.__name__ = builder.__qualname__ = f"build_resnet{depth}"
+    defaults = ({"input_shape": (224, 224, 3), "num_classes": 1000} if layout == "imagenet"
+                else {})
+    shape = "x".join(map(str, defaults.get("input_shape", (32, 32, 3))))
     kind = IMAGENET_DEPTHS[depth][0] if layout == "imagenet" else "basic"
-    builder.__doc__ = (f"ResNet-{depth}, {layout} layout, {kind} blocks "
-                       f"({num_params:,} params at {default_input}, {classes} classes).")
-    return register_model(
-        f"resnet{depth}", family="resnet", default_input=default_input, num_classes=classes,
-        num_params=num_params,
-        reference="He et al. 2015, Deep residual learning for image recognition")(builder)
+    return register_variant(
+        f"resnet{depth}", build_resnet, fixed={"depth": depth, "layout": layout},
+        defaults=defaults, family="resnet", num_params=num_params,
+        reference="He et al. 2015, Deep residual learning for image recognition",
+        summary=f"ResNet-{depth}, {layout} layout, {kind} blocks ({num_params:,} params at "
+                f"{shape}, {defaults.get('num_classes', 10)} classes).")
 
 
 build_resnet18 = _register_resnet(18, 11_689_512)
