@@ -12,6 +12,8 @@ Example:
     ((None, 28, 28, 1), (None, 10))
 """
 
+import sys
+
 from cnnzoo.lazy import lazy_attributes
 
 __version__ = "0.1.0"
@@ -37,10 +39,16 @@ _LAZY = {
                      "TopFiveAccuracy"), "cnnzoo.losses"),
     **dict.fromkeys(_DATA, "cnnzoo.data"),
     **dict.fromkeys(("fit", "Recipe", "get_recipe"), "cnnzoo.training"),
-    "evaluate": "cnnzoo.artifacts",  # A model, or a path loaded first.
+    **dict.fromkeys(("evaluate", "load_model"), "cnnzoo.artifacts"),  # Paths load here.
     **dict.fromkeys(("export_model", "export_saved_model", "load_exported"), "cnnzoo.export"),
     "PixelRangeWarning": "cnnzoo.pixels",
 }
 
 __all__ = sorted(_LAZY)
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
+if "keras" in sys.modules:
+    # Keras is loaded already, so registering cnnzoo's layers and losses costs nothing,
+    # and `keras.saving.load_model` then reads cnnzoo's `.keras` files as it did before
+    # the names became lazy. (Without Keras loaded, `cnnzoo.load_model` registers them.)
+    import cnnzoo.models  # noqa: E402,F401

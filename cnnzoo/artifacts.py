@@ -29,7 +29,8 @@ class ExportedClassifier:
         self.output_shape = (None, num_classes)
 
     def predict_on_batch(self, images):
-        return self.predictor.predict(images)
+        # `run`, not `predict`: `evaluate` has already looked at the pixel range.
+        return self.predictor.run(images)["probabilities"]
 
 
 def find_artifact(path, *, exports=True):
@@ -68,6 +69,8 @@ def find_artifact(path, *, exports=True):
 
 def _load_keras(path, *, compile):
     import keras
+
+    import cnnzoo.models  # noqa: F401  Registers cnnzoo's layers and losses for Keras.
 
     try:
         return keras.saving.load_model(path, compile=compile)

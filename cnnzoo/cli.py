@@ -102,6 +102,17 @@ def _fraction(text):
     return value
 
 
+def _positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 < value < float("inf"):  # NaN fails both comparisons.
+        raise argparse.ArgumentTypeError(f"must be a positive finite number such as 0.001; "
+                                         f"received {text!r}")
+    return value
+
+
 def _add_train_command(subparsers):
     parser = subparsers.add_parser(
         "train", help="train a model with its recipe, evaluate it on the test split, export it",
@@ -114,7 +125,8 @@ def _add_train_command(subparsers):
                              "folder... (fashion_mnist falls back to its shipped sample)")
     parser.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
     parser.add_argument("--batch-size", type=_positive_int, help="override the batch size")
-    parser.add_argument("--learning-rate", type=float, help="override the peak learning rate")
+    parser.add_argument("--learning-rate", type=_positive_number,
+                        help="override the peak learning rate")
     parser.add_argument("--optimizer", help="override the optimizer (adam, adamw, sgd...)")
     parser.add_argument("--schedule", choices=["constant", "cosine", "step"],
                         help="override the learning-rate schedule")

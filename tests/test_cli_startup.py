@@ -43,7 +43,9 @@ def imported_packages(stderr):
     (["evaluate", "--help"], 0, "--split"),
     (["export", "--help"], 0, "--format"),
     (["train", "mnist_cnn", "--dataset", "x", "--epochs", "abc"], 2, "positive integer"),
-    (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "fast"], 2, "invalid float"),
+    (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "fast"], 2, "positive finite"),
+    (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "nan"], 2, "positive finite"),
+    (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "-1"], 2, "positive finite"),
     (["list", "--no-such-flag"], 2, "unrecognized arguments: --no-such-flag"),
     (["no-such-command"], 2, "invalid choice"),
 ])

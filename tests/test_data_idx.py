@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -104,6 +105,49 @@ def test_truncated_gzip_stream(tmp_path):
     path = tmp_path / "cut-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(_idx_bytes(np.ones((3, 4, 4), np.uint8)))[:-10])
     with pytest.raises(IdxFormatError, match="cut-idx3-ubyte.gz.*cannot be decompressed"):
+        read_idx(path)
+
+
+def _gzip_of_header_and_zeros(shape, zeros):
+    """Returns a gzip of an IDX header declaring `shape`, then `zeros` zero bytes, made in
+    1 MiB pieces so that the test never holds the expanded data."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    header = bytes([0, 0, 0x08, len(shape)]) + np.asarray(shape, ">u4").tobytes()
+    pieces, piece = [compressor.compress(header)], bytes(1 << 20)
+    for _ in range(zeros >> 20):
+        pieces.append(compressor.compress(piece))
+    return b"".join(pieces) + compressor.flush()
+
+
+def _resident_bytes():
+    with open("/proc/self/status") as status:
+        return int(next(l for l in status if l.startswith("VmRSS")).split()[1]) * 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_gzip_bomb_is_refused_without_expanding_it(tmp_path):
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    path.write_bytes(_gzip_of_header_and_zeros((10, 28, 28), 1 << 30))  # 1 GiB of zeros.
+    assert path.stat().st_size < 2 << 20
+    before = _resident_bytes()
+    with pytest.raises(IdxFormatError, match="bomb-idx3-ubyte.gz is longer than its header"):
+        read_idx(path)
+    assert _resident_bytes() - before < 64 << 20  # Not the 1 GiB the stream holds.
+
+
+def test_header_declaring_more_than_gzip_can_hold_is_refused_before_inflating(tmp_path):
+    path = tmp_path / "lie-idx3-ubyte.gz"
+    path.write_bytes(_gzip_of_header_and_zeros((60000, 1000, 1000), 0))
+    with pytest.raises(IdxFormatError, match=r"lie-idx3-ubyte.gz declares shape \(60000, "
+                                             r"1000, 1000\).*more than a gzip file"):
+        read_idx(path)
+
+
+def test_dimensions_whose_product_overflows_int64_name_the_file(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    header = bytes([0, 0, 0x08, 4]) + np.full(4, 2**32 - 1, ">u4").tobytes()
+    path.write_bytes(header + bytes(16))
+    with pytest.raises(IdxFormatError, match="huge-idx3-ubyte is truncated"):
         read_idx(path)
 
 

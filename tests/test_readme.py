@@ -1,4 +1,4 @@
-"""The README cannot drift from the code: its model table and its test command."""
+"""The README and docs cannot drift from the code: the model table and the test command."""
 
 import re
 from pathlib import Path
@@ -8,11 +8,17 @@ from cnnzoo.registry import list_models
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
+MODELS_PAGE = (ROOT / "docs" / "models.md").read_text()
 
 
-def test_readme_model_table_is_the_registry_table():
-    assert model_table(list_models(), markdown=True) in README, (
-        "README's model table is stale: paste the output of `cnnzoo list --markdown`.")
+def test_the_model_table_is_the_registry_table():
+    assert model_table(list_models(), markdown=True) in MODELS_PAGE, (
+        "docs/models.md's model table is stale: paste the output of `cnnzoo list --markdown`.")
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    pages = sorted(path.name for path in (ROOT / "docs").glob("*.md"))
+    assert pages and [page for page in pages if f"(docs/{page})" not in README] == []
 
 
 def test_ci_runs_the_readme_test_command_as_written():

@@ -40,6 +40,36 @@ def test_confusion_matrix_sums_to_the_examples_and_matches_accuracy(trained):
     assert result["dataset"] == "digits" and result["split"] == "test"
 
 
+def test_per_class_precision_recall_and_f1_agree_with_scikit_learn(trained):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    x, y, _ = load_arrays("digits", "test")
+    result = cnnzoo.evaluate(trained, (x, y), batch_size=64)
+    predicted = trained.predict(x.astype("float32"), verbose=0).argmax(-1)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y, predicted, labels=range(10), zero_division=np.nan)
+    for key, want in [("per_class_precision", precision), ("per_class_recall", recall),
+                      ("per_class_f1", f1)]:
+        got = [np.nan if v is None else v for v in result[key].values()]
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    assert "precision" in result["report"] and "F1" in result["report"]
+
+
+@pytest.mark.slow
+def test_a_fresh_process_loads_zoo_models_saved_as_keras(tmp_path):
+    """cnnzoo's layers and losses are registered however a `.keras` file is loaded."""
+    import subprocess
+    import sys
+
+    cnnzoo.build("resnet20", input_shape=(16, 16, 1)).save(tmp_path / "m.keras")
+    for program in ["import cnnzoo; m = cnnzoo.load_model('m.keras')",
+                    "import keras, cnnzoo; m = keras.saving.load_model('m.keras')"]:
+        run = subprocess.run([sys.executable, "-c", program + "; print(m.loss.name)"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.strip() == "classification_crossentropy"
+
+
 def test_evaluate_agrees_with_keras_evaluate(trained):
     x, y, _ = load_arrays("digits", "test")
     result = cnnzoo.evaluate(trained, (x, y), batch_size=64)

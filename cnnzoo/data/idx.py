@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
@@ -43,17 +44,78 @@ class IdxFormatError(ValueError):
     """An IDX file is not valid: bad magic number, truncated, or the wrong length."""
 
 
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
+# Deflate expands at most about 1032:1, so a gzip file of n bytes holds at most this many
+# times n bytes of data; a header that declares more is a lie, refused before inflating.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _header(path: str, data: bytes):
+    """Returns `(dtype, shape, header_length, data_length)` from the start of `data`.
+
+    Raises:
+        IdxFormatError: a wrong magic number or a truncated header.
+    """
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise IdxFormatError(
-            f"{path} looks gzipped but cannot be decompressed ({err}); the file is "
-            f"truncated or corrupt. Download it again.") from None
+            f"{path} is not an IDX file: its magic number is {data[:4].hex() or 'empty'}, "
+            f"expected 0000<type><ndim> with type one of "
+            f"{sorted(hex(c) for c in _IDX_DTYPES)}. Is this the right file?")
+    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
+    header_length = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header_length:
+        raise IdxFormatError(
+            f"{path} has a truncated IDX header: ndim={ndim} needs {header_length} bytes, "
+            f"the file has {len(data)}. Download it again.")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
+    # Python integers: a product of four uint32 dimensions overflows int64.
+    return dtype, shape, header_length, math.prod(shape) * dtype.itemsize
+
+
+def _check_length(path: str, shape, expected: int, found: int) -> None:
+    if found != expected:
+        what = "truncated" if found < expected else "longer than its header says"
+        raise IdxFormatError(
+            f"{path} is {what}: header shape {shape} needs {expected} data bytes, "
+            f"found {found}{' or more' if found > expected else ''}. Download it again.")
+
+
+def _inflate(path: str, raw: bytes) -> bytes:
+    """Returns the IDX bytes of the gzip file `raw`, inflating no more than its header
+    declares (plus one byte, to see that nothing follows), so a decompression bomb is
+    refused without being expanded.
+
+    Raises:
+        IdxFormatError: a corrupt stream, a bad header, or data of another length than
+            the header declares.
+    """
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # The gzip container.
+    pending = raw
+
+    def take(size):
+        nonlocal pending
+        try:
+            out = inflater.decompress(pending, size)
+        except zlib.error as err:
+            raise IdxFormatError(
+                f"{path} looks gzipped but cannot be decompressed ({err}); the file is "
+                f"truncated or corrupt. Download it again.") from None
+        pending = inflater.unconsumed_tail
+        return out
+
+    head = take(4)
+    head += take(4 * head[3]) if len(head) == 4 else b""
+    dtype, shape, header_length, expected = _header(path, head)
+    if expected > _MAX_DEFLATE_RATIO * len(raw) + 1024:
+        raise IdxFormatError(
+            f"{path} declares shape {shape} ({expected:,} bytes), more than a gzip file of "
+            f"{len(raw):,} bytes can hold; it is corrupt or crafted. Download it again.")
+    body = take(expected + 1)
+    if len(body) <= expected and not inflater.eof:  # All input used, no end of stream.
+        raise IdxFormatError(
+            f"{path} looks gzipped but cannot be decompressed (the stream ends before its "
+            f"end marker); the file is truncated or corrupt. Download it again.")
+    _check_length(path, shape, expected, len(body))
+    return head + body
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -71,27 +133,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IDX file not found: {path}")
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise IdxFormatError(
-            f"{path} is not an IDX file: its magic number is {data[:4].hex() or 'empty'}, "
-            f"expected 0000<type><ndim> with type one of "
-            f"{sorted(hex(c) for c in _IDX_DTYPES)}. Is this the right file?")
-    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
-    header_len = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header_len:
-        raise IdxFormatError(
-            f"{path} has a truncated IDX header: ndim={ndim} needs {header_len} bytes, "
-            f"the file has {len(data)}. Download it again.")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header_len
-    if found != expected:
-        what = "truncated" if found < expected else "longer than its header says"
-        raise IdxFormatError(
-            f"{path} is {what}: header shape {shape} needs {expected} data bytes, "
-            f"found {found}. Download it again.")
-    array = np.frombuffer(data, dtype, offset=header_len).reshape(shape)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(_GZIP_MAGIC):
+        data = _inflate(path, data)
+    dtype, shape, header_length, expected = _header(path, data)
+    _check_length(path, shape, expected, len(data) - header_length)
+    array = np.frombuffer(data, dtype, offset=header_length).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 

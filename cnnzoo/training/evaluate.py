@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from cnnzoo.metrics import precision_recall_f1
 from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import inputs
 
@@ -91,7 +92,9 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     Returns:
         A dict: `loss`, `accuracy`, `top5_accuracy` (more than 5 classes only),
         `per_class_accuracy` (a dict from class name to accuracy, None for a class with
-        no examples), `confusion_matrix` (a list of lists, row = true class),
+        no examples), `per_class_precision`, `per_class_recall`, `per_class_f1` and
+        their `macro_*` means (see `cnnzoo.metrics.precision_recall_f1`),
+        `confusion_matrix` (a list of lists, row = true class),
         `class_names`, `num_examples`, `dataset` and `split` (when known), `tta`, with
         `single_view_accuracy` (each image alone) when `tta` is set, and `report`, the
         results as printable text.
@@ -141,6 +144,7 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
     result["per_class_accuracy"] = {
         name: (float(matrix[i, i] / per_class_counts[i]) if per_class_counts[i] else None)
         for i, name in enumerate(class_names)}
+    result.update(precision_recall_f1(matrix, class_names))
     result["confusion_matrix"] = matrix.tolist()
     result["class_names"] = list(class_names)
     result["num_examples"] = int(matrix.sum())
@@ -164,7 +168,8 @@ def _load_deprecated(path):
 
 
 def format_report(result):
-    """Returns `evaluate`'s result as text: the totals, per-class accuracy, the matrix."""
+    """Returns `evaluate`'s result as text: the totals, per-class accuracy (recall),
+    precision and F1, and the confusion matrix."""
     where = (f" on {result['dataset']}/{result['split']}" if result.get("dataset") else "")
     lines = [f"{result['num_examples']} examples{where}: accuracy {result['accuracy']:.4f}"
              + (f", top-5 accuracy {result['top5_accuracy']:.4f}"
@@ -175,11 +180,13 @@ def format_report(result):
     names = result["class_names"]
     width = max(len(name) for name in names)
     matrix = result["confusion_matrix"]
-    lines.append(f"{'class'.ljust(width)}  accuracy  examples")
+    lines.append(f"{'class'.ljust(width)}  accuracy  precision        F1  examples")
     for index, name in enumerate(names):
-        accuracy = result["per_class_accuracy"][name]
-        shown = f"{accuracy:8.4f}" if accuracy is not None else "       -"
-        lines.append(f"{name.ljust(width)}  {shown}  {sum(matrix[index]):8d}")
+        shown = [f"{value:{size}.4f}" if value is not None else "-".rjust(size)
+                 for value, size in ((result["per_class_accuracy"][name], 8),
+                                     (result["per_class_precision"][name], 9),
+                                     (result["per_class_f1"][name], 8))]
+        lines.append(f"{name.ljust(width)}  {'  '.join(shown)}  {sum(matrix[index]):8d}")
     cell = max(4, len(str(max(max(row) for row in matrix))) + 1)
     lines.append("confusion matrix (rows: true class, columns: predicted, in class order):")
     lines.append(" " * (width + 1) + "".join(str(i).rjust(cell) for i in range(len(names))))
