@@ -43,9 +43,12 @@ def _entry(model="mnist_cnn"):
     return next(entry for entry in SHIPPED if entry.model == model)
 
 
-def test_weights_ship_for_the_zoo_the_issue_names():
+def test_weights_ship_for_the_zoo_and_the_results_command_makes_them():
+    from bench.results import SHIPPED as TRAINED_BY_THE_RESULTS_COMMAND
+
     shipped = {entry.model for entry in SHIPPED}
-    assert {"mnist_cnn", "lenet5", "tutorial_3x3"} <= shipped
+    assert shipped == {"mnist_cnn", "lenet5", "tutorial_3x3", "resnet20", "resnet9_w24"}
+    assert shipped == set(TRAINED_BY_THE_RESULTS_COMMAND)
     assert _results().keys() == {(entry.model, entry.tag) for entry in SHIPPED}
 
 
