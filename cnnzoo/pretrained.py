@@ -320,8 +320,9 @@ def apply_weights(model, *, name, weights, include_top):
     entry = _find_entry(name, weights)
     path = verified_file(entry)
     if include_top:
-        if tuple(model.input_shape[1:]) != entry.input_shape:
-            raise ValueError(_shape_mismatch(entry, "input_shape", tuple(model.input_shape[1:])))
+        built_at = tuple(model.input_shape[1:])
+        if built_at != entry.input_shape:
+            raise ValueError(_shape_mismatch(entry, "input_shape", built_at))
         _load_weights_file(model, path, name=name)
         return model
     from cnnzoo.registry import build
@@ -364,7 +365,8 @@ def model_weights_structure(model):
 
 def _describe(differences, limit=3):
     shown = "; ".join(differences[:limit])
-    return shown + (f"; and {len(differences) - limit} more" if len(differences) > limit else "")
+    more = len(differences) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def _load_weights_file(model, path, *, name):

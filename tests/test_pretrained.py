@@ -177,7 +177,8 @@ def test_mismatched_shapes_are_refused_unless_the_top_is_left_out(request_, argu
 
 
 def test_a_backbone_needs_the_channels_the_weights_were_trained_with():
-    with pytest.raises(ValueError, match="1-channel images; received input_shape=\\(28, 28, 3\\)"):
+    with pytest.raises(ValueError, match=re.escape("1-channel images; received "
+                                                   "input_shape=(28, 28, 3)")):
         check_weights_request("mnist_cnn", "fashion_mnist", input_shape=(28, 28, 3),
                               num_classes=None, include_top=False)
 
@@ -195,11 +196,13 @@ def _mnist_cnn_backbone(input_shape):
 def test_include_top_false_loads_the_backbone_at_another_size():
     shipped = _build_with_weights(_entry())
     backbone = _mnist_cnn_backbone((36, 36, 1))
-    assert not np.allclose(backbone.get_layer("conv1").kernel, shipped.get_layer("conv1").kernel)
+    assert not np.allclose(backbone.get_layer("conv1").kernel,
+                           shipped.get_layer("conv1").kernel)
     apply_weights(backbone, name="mnist_cnn", weights="fashion_mnist", include_top=False)
     for layer in backbone.layers:
-        for loaded, expected in zip(layer.get_weights(), shipped.get_layer(layer.name).get_weights()):
-            np.testing.assert_array_equal(loaded, expected)
+        expected = shipped.get_layer(layer.name).get_weights()
+        for loaded, trained in zip(layer.get_weights(), expected, strict=True):
+            np.testing.assert_array_equal(loaded, trained)
 
 
 def test_a_users_keras_file_of_the_same_architecture_loads(tmp_path):
@@ -262,7 +265,8 @@ def test_the_results_command_trains_once_and_records_what_it_measured(tmp_path):
     assert int(stored["params"]) == cnnzoo.model_card("tutorial_5x5").num_params
     assert read_manifest(weights / results.MANIFEST_FILE) == (entry,)
     assert entry.sha256 == sha256_file(weights / entry.file)
-    assert "| `tutorial_5x5` | 28,938 |" in results.markdown_table(weights / results.RESULTS_FILE)
+    table = results.markdown_table(weights / results.RESULTS_FILE)
+    assert "| `tutorial_5x5` | 28,938 |" in table
 
 
 README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")

@@ -27,7 +27,8 @@ def test_the_shipped_savedmodel_classifies_as_the_shipped_weights(base):
     assert (version / "saved_model.pb").is_file()
     assert sum(f.stat().st_size for f in base.rglob("*") if f.is_file()) < 10 * 2**20
     card = json.loads((version / "assets" / "cnnzoo_card.json").read_text())
-    entry = next(e for e in read_manifest() if (e.model, e.tag) == (card["model"], card["tag"]))
+    entry = next(e for e in read_manifest()
+                 if (e.model, e.tag) == (card["model"], card["tag"]))
     assert card["test_accuracy"] == entry.test_accuracy
     assert card["class_names"] == list(entry.class_names)
 
