@@ -42,6 +42,7 @@ _LAZY = {
     **dict.fromkeys(("evaluate", "load_model"), "cnnzoo.artifacts"),  # Paths load here.
     **dict.fromkeys(("export_model", "export_saved_model", "load_exported"), "cnnzoo.export"),
     "PixelRangeWarning": "cnnzoo.pixels",
+    "fine_tune": "cnnzoo.finetune",
 }
 
 __all__ = sorted(_LAZY)

@@ -355,6 +355,57 @@ def _add_explain_command(subparsers):
     parser.set_defaults(handler=_run_explain)
 
 
+def _unfreeze_value(text):
+    return int(text) if text.isdigit() else text
+
+
+def _run_finetune(args):
+    from cnnzoo.finetune import finetune_job
+
+    settings = {"head_epochs": args.head_epochs, "epochs": args.epochs,
+                "unfreeze": args.unfreeze, "learning_rate": args.learning_rate,
+                "weights": args.weights}
+    try:
+        finetune_job(args.base, args.dataset, workdir=args.workdir, data_dir=args.data_dir,
+                     limit=args.limit, batch_size=args.batch_size, seed=args.seed,
+                     verbose=1 if sys.stdout.isatty() else 2,
+                     **{key: value for key, value in settings.items() if value is not None})
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        raise UserError(_one_line(error)) from None
+    except KeyboardInterrupt:
+        raise UserError("interrupted; run the same command again to resume") from None
+
+
+def _add_finetune_command(subparsers):
+    parser = subparsers.add_parser(
+        "finetune", help="fine-tune a trained model onto a new dataset (transfer learning)",
+        description="Replace BASE's classifier for the new classes, train it with the "
+                    "backbone frozen (WORKDIR/head), then also the top of the backbone at a "
+                    "tenth of the learning rate (WORKDIR/tune); evaluate on the test split. "
+                    "Images are resized to BASE's input; rerunning resumes.")
+    parser.add_argument("base", help="a model with shipped weights (mnist_cnn, lenet5, "
+                                     "tutorial_3x3...), a .keras file or a training workdir")
+    parser.add_argument("--dataset", required=True, help="the new dataset, e.g. digits")
+    parser.add_argument("--workdir", required=True, help="run directory; rerunning resumes it")
+    parser.add_argument("--weights", help="the shipped weights of a model name (default: "
+                                          "fashion_mnist)")
+    parser.add_argument("--head-epochs", type=_positive_int, metavar="N",
+                        help="epochs of the new head alone (default: 2)")
+    parser.add_argument("--epochs", type=int, metavar="N",
+                        help="epochs with the top of the backbone unfrozen; 0: none (default: 2)")
+    parser.add_argument("--unfreeze", type=_unfreeze_value, metavar="K|LAYER",
+                        help="the top K layers with weights, or every layer after LAYER "
+                             "(default: 2)")
+    parser.add_argument("--learning-rate", type=_positive_number,
+                        help="the head's learning rate (default: 0.001); the tuning uses 1/10")
+    parser.add_argument("--batch-size", type=_positive_int, default=128)
+    parser.add_argument("--seed", type=int, help="make the run reproducible")
+    parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="use only the first N examples of each split (quick runs)")
+    parser.set_defaults(handler=_run_finetune)
+
+
 _VERBOSE_HELP = "show TensorFlow's own log lines (hidden by default)"
 
 
@@ -371,6 +422,7 @@ def build_parser():
     _add_predict_command(subparsers)
     _add_serve_command(subparsers)
     _add_explain_command(subparsers)
+    _add_finetune_command(subparsers)
     parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     for command in subparsers.choices.values():  # Also after the command: `cnnzoo list -v`.
         command.add_argument("-v", "--verbose", action="store_true",

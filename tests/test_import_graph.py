@@ -11,8 +11,8 @@ from cnnzoo.layouts import run_dir, serving
 
 PACKAGE = pathlib.Path(__file__).parents[1] / "cnnzoo"
 # Modules above the library: they may import it, it never imports them.
-ABOVE_THE_LIBRARY = ("cnnzoo.job", "cnnzoo.artifacts", "cnnzoo.cli", "cnnzoo.serve",
-                     "cnnzoo.page", "cnnzoo.explain", "cnnzoo.__main__")
+ABOVE_THE_LIBRARY = ("cnnzoo.job", "cnnzoo.finetune", "cnnzoo.artifacts", "cnnzoo.cli",
+                     "cnnzoo.serve", "cnnzoo.page", "cnnzoo.explain", "cnnzoo.__main__")
 # Deprecated aliases that name their new home above the library (each warns on use).
 DEPRECATED_ALIASES = {("cnnzoo.training.job", "cnnzoo.job"),
                       ("cnnzoo.training", "cnnzoo.artifacts"),
