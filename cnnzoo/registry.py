@@ -46,6 +46,15 @@ class ModelCard:
     description: str
     options: tuple = ()
 
+    @property
+    def weights(self):
+        """The trained weights that ship for this model: `cnnzoo.pretrained.PretrainedWeights`
+        entries (tag, dataset, test accuracy, epochs, training time, command, machine,
+        versions, date), empty when none do."""
+        from cnnzoo.pretrained import weights_for
+
+        return weights_for(self.name)
+
 
 def _check_new_name(name):
     if name in _REGISTRY:

@@ -284,3 +284,10 @@ def test_the_readme_table_is_the_generated_one():
     assert table.strip() == markdown_table().strip(), (
         "README.md's results table is not the one cnnzoo/weights/results.csv makes: paste "
         f"the output of `python -m bench.results --markdown` between {start} and {end}")
+
+
+def test_the_model_card_lists_the_weights_that_ship():
+    card = cnnzoo.model_card("mnist_cnn")
+    assert [(w.tag, w.dataset) for w in card.weights] == [("fashion_mnist", "fashion_mnist")]
+    assert card.weights[0].command.startswith("python3 -m cnnzoo train mnist_cnn")
+    assert cnnzoo.model_card("vgg16").weights == ()
