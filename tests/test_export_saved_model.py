@@ -229,6 +229,27 @@ def test_model_card_asset(export_dir):
                                        "serving_tf_example"}
 
 
+def stored_values(saved_model_dir):
+    """Returns how many numbers the SavedModel's checkpoint stores."""
+    prefix = str(saved_model_dir / "variables" / "variables")
+    return sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(prefix)
+               if not name.startswith("_CHECKPOINTABLE"))
+
+
+def test_each_weight_is_stored_once(model, export_dir, tmp_path):
+    assert stored_values(export_dir) == model.count_params()
+    # Batch norm's moving statistics (non-trainable) are stored once too, and restored.
+    keras.utils.set_random_seed(1)
+    bn_model = cnnzoo.build("resnet20", input_shape=(16, 16, 1))
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 1)).astype("uint8")
+    bn_model.fit(images.astype("float32"), np.arange(8) % 10, epochs=1, verbose=0)
+    path = export_saved_model(bn_model, tmp_path / "bn")
+    assert stored_values(path) == bn_model.count_params()
+    np.testing.assert_allclose(load_exported(path).predict(images),
+                               bn_model.predict(images.astype("float32"), verbose=0),
+                               atol=1e-5)
+
+
 def test_predictor_matches_keras(model, export_dir, test_images):
     predictor = load_exported(export_dir)
     assert predictor.input_shape == (28, 28, 1)

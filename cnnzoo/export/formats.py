@@ -82,20 +82,15 @@ def tflite_bytes(model, *, quantization=None):
     import keras
     import tensorflow as tf
 
-    from cnnzoo.export.saved_model import quiet_saved_model_logs
+    from cnnzoo.export.saved_model import write_archive
     from cnnzoo.export.signatures import plain_function
 
     if quantization not in (None, "float16", "int8"):
         raise ValueError(f"quantization must be None, 'float16' or 'int8'; received "
                          f"{quantization!r}.")
-    function, input_signature = plain_function(model)
     with tempfile.TemporaryDirectory() as scratch:
         # The converter's supported path for Keras 3 models: a SavedModel first.
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint("serving_default", function, input_signature=input_signature)
-        with quiet_saved_model_logs():
-            archive.write_out(scratch, verbose=False)
+        write_archive(scratch, {"serving_default": plain_function(model)})
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
         if quantization is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -61,6 +61,21 @@ def quiet_saved_model_logs():
         logger.setLevel(level)
 
 
+def write_archive(folder, endpoints):
+    """Writes a SavedModel of `endpoints` (`{name: (function, input signature)}`) to `folder`.
+
+    The model is deliberately not `track()`ed: `add_endpoint` already tracks every
+    variable the functions use, and tracking the model as well stores each weight twice,
+    once as its `keras.Variable` and once as the `tf.Variable` inside it
+    (keras-team/keras#23553: twice the size on disk and in TF Serving's memory).
+    """
+    archive = keras.export.ExportArchive()
+    for name, (function, input_signature) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
+    with quiet_saved_model_logs():
+        archive.write_out(str(folder), verbose=False)
+
+
 def _describe_signatures(input_shape, num_classes, with_names):
     outputs = {"probabilities": f"float32 [None, {num_classes}]", "class_ids": "int64 [None]"}
     if with_names:
@@ -134,13 +149,7 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
                      signatures=_describe_signatures(input_shape, num_classes,
                                                      class_names is not None))
     with atomic_directory(path, overwrite=overwrite) as staging:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        for name, (function, input_signature) in sigs.serving_functions(
-                model, class_names=class_names).items():
-            archive.add_endpoint(name, function, input_signature=input_signature)
-        with quiet_saved_model_logs():
-            archive.write_out(str(staging), verbose=False)
+        write_archive(staging, sigs.serving_functions(model, class_names=class_names))
         # Written into `assets/` after saving (ExportArchive keeps no plain files): TF
         # Serving copies it with the version folder and any reader finds it by name.
         (staging / "assets").mkdir(exist_ok=True)
