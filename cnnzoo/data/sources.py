@@ -28,12 +28,13 @@ from typing import NamedTuple
 import numpy as np
 
 from cnnzoo.data import catalog
-from cnnzoo.data.files import DataFormatError, local_format, read_local_split, split_files
+from cnnzoo.data.files import (DataFormatError, check_regular, local_format, read_local_split,
+                               split_files)
 from cnnzoo.data.folders import SPLIT_FOLDERS, read_image_folder
 from cnnzoo.data.info import DatasetInfo
 
-__all__ = ["DatasetNotFoundError", "LoadedSource", "check_labels", "load_source",
-           "list_local_names", "search_dirs", "tfds_split"]
+__all__ = ["DatasetNotFoundError", "LoadedSource", "check_finite_pixels", "check_labels",
+           "load_source", "list_local_names", "search_dirs", "tfds_split"]
 
 ENV_DATA_DIR = "CNNZOO_DATA_DIR"
 
@@ -145,6 +146,44 @@ def check_labels(labels, num_classes: int | None = None, *,
     return labels.astype(np.int32)
 
 
+def check_finite_pixels(images, *, argument: str = "images") -> None:
+    """Checks that no pixel of a batch of float `images` is NaN or infinite.
+
+    One NaN pixel makes a convolution's kernel NaN at the first gradient step, and
+    converting it to uint8 would silently make it 0, so such images are refused.
+    Integer images always pass.
+
+    Args:
+        images: an array `(N, ...)` of pixel values.
+        argument: what the images are called in the error message.
+
+    Raises:
+        ValueError: how many values in how many images are NaN or infinite, the index
+            of the first such image, and how to replace or drop them.
+
+    Example:
+        >>> check_finite_pixels(np.array([[1.0, 2.0], [3.0, np.nan]]), argument="x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x has 1 NaN or infinite pixel values in 1 of 2 images, the first in image 1 (counting from 0); one such pixel makes the model's weights NaN when it trains. Replace them, e.g. x = np.nan_to_num(x, nan=0.0, posinf=255.0, neginf=0.0), or drop those images: keep = np.isfinite(x).reshape(len(x), -1).all(axis=1); x, y = x[keep], y[keep].
+    """
+    images = np.asarray(images)
+    if images.dtype.kind != "f" or not images.size or images.ndim < 1:
+        return
+    # min and max propagate NaN: when all is well, two passes and no extra memory.
+    if np.isfinite(images.min()) and np.isfinite(images.max()):
+        return
+    bad = ~np.isfinite(images.reshape(len(images), -1))
+    bad_images = np.flatnonzero(bad.any(axis=1))
+    raise ValueError(
+        f"{argument} has {int(bad.sum())} NaN or infinite pixel values in "
+        f"{len(bad_images)} of {len(images)} images, the first in image {bad_images[0]} "
+        f"(counting from 0); one such pixel makes the model's weights NaN when it trains. "
+        f"Replace them, e.g. x = np.nan_to_num(x, nan=0.0, posinf=255.0, neginf=0.0), or "
+        f"drop those images: keep = np.isfinite(x).reshape(len(x), -1).all(axis=1); "
+        f"x, y = x[keep], y[keep].")
+
+
 # What to do with images that have channels no model takes.
 _CHANNEL_FIXES = {2: "gray+alpha: keep the gray channel, x[..., :1]",
                   4: "RGBA: drop the alpha channel, x[..., :3]"}
@@ -171,11 +210,14 @@ def _validated_arrays(x, y, where: str):
             f"{where}: labels must be one integer per image, shape ({len(x)},); received "
             f"shape {y.shape}. (One-hot labels: pass y.argmax(axis=1).)")
     if len(x) == 0:
-        raise ValueError(f"{where}: received 0 images.")
+        raise ValueError(f"{where}: received 0 images; there is nothing to train or "
+                         f"evaluate on. Pass at least one image.")
     y = check_labels(y, argument=f"{where}: labels")
     if x.dtype != np.uint8:
-        if x.dtype == bool or not np.issubdtype(x.dtype, np.number) \
-                or x.min() < 0 or x.max() > 255:
+        numeric = x.dtype != bool and np.issubdtype(x.dtype, np.number)
+        if numeric:
+            check_finite_pixels(x, argument=f"{where}: images")
+        if not numeric or x.min() < 0 or x.max() > 255:
             raise ValueError(
                 f"{where}: images must be pixel values 0..255 (uint8 preferred); received "
                 f"dtype {x.dtype} with range [{x.min()}, {x.max()}].")
@@ -195,6 +237,11 @@ def _hold_out(images, labels, split: str, validation_split: float, seed: int, wh
         return images, labels
     order = np.random.default_rng(seed).permutation(len(labels))
     n_val = max(1, int(round(len(labels) * validation_split)))
+    if n_val == len(labels):
+        raise ValueError(
+            f"{where}: validation_split={validation_split} of {len(labels)} images holds "
+            f"out every image and leaves none to train on; use a smaller validation_split "
+            f"or more images.")
     keep = order[:n_val] if split == "validation" else order[n_val:]
     keep.sort()  # keep file order inside each part; shuffling is the pipeline's job
     return images[keep], labels[keep]
@@ -312,6 +359,7 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
     name = os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0] or path
     if not os.path.exists(path):
         raise FileNotFoundError(f"source path {path} does not exist.")
+    check_regular(path)
     data_format = local_format(path)
     if data_format is not None:
         # Data files: check the split against what the files hold before reading, so an
@@ -449,8 +497,9 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
         DatasetNotFoundError: a named dataset is nowhere (lists where it looked).
         FileNotFoundError: a path does not exist.
         ImportError: `"digits"` without scikit-learn installed.
-        ValueError: bad arrays, a bad argument, corrupt or inconsistent files
-            (`IdxFormatError`, `DataFormatError`, `ImageFolderError`).
+        ValueError: bad arrays (NaN or infinite pixels, no images), a bad argument,
+            corrupt or inconsistent files (`IdxFormatError`, `DataFormatError`,
+            `ImageFolderError`), or a path to a device or FIFO (`DataFormatError`).
         TypeError: `source` is none of the accepted kinds.
     """
     split = _check_split(split)

@@ -103,10 +103,14 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     num_classes = model.output_shape[-1]
     inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                        num_classes=num_classes, model_name=model_name)
+    train_data = inputs.check_every_batch(train_data, num_classes=num_classes,
+                                          model_name=model_name)
     if validation_data is not None:
         inputs.check_batch(*inputs.first_batch(validation_data),
                            input_shape=model.input_shape[1:], num_classes=num_classes,
                            model_name=model_name, argument="validation")
+        validation_data = inputs.check_every_batch(validation_data, num_classes=num_classes,
+                                                   model_name=model_name)
 
     run_files.update_run(workdir, **_run_record(
         model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
@@ -122,7 +126,7 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         workdir, monitor=monitor, mode="max", resuming=done > 0,
         early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
         tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
-    with multi_worker_fit(model, strategy):
+    with multi_worker_fit(model, strategy), inputs.raising_batch_errors():
         history = _train(model, train_data, validation_data, epochs=epochs,
                          batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                          callbacks=run_callbacks_list + list(callbacks) + progress_callbacks(

@@ -7,13 +7,25 @@ Data is one of:
 - a pair of arrays `(images, labels)`, which also works on Keras's JAX backend.
 
 Images are raw pixels (B, H, W, C); labels are integer class ids, or one-hot / mixed rows.
+
+Arrays are checked whole before training (no NaN or infinite pixel, labels in range). A
+dataset's first batch is checked the same way up front, and `check_every_batch` checks
+every later batch as the input pipeline reads it; `raising_batch_errors` turns a failed
+check into a `ValueError` with the batch, the value and the fix.
 """
 
+import contextlib
 import dataclasses
+import re
 
 import numpy as np
 
-from cnnzoo.data.sources import check_labels
+from cnnzoo.data.sources import check_finite_pixels, check_labels
+
+# Starts the message of a failed per-batch check, so it can be told from TF's other errors.
+_CHECK_FAILED = "cnnzoo batch check: "
+# TF's Assert prints its message as "assertion failed: [<message>]" on one line.
+_CHECK_MESSAGE = re.compile(re.escape(_CHECK_FAILED) + r"(.*)\]")
 
 
 @dataclasses.dataclass
@@ -23,6 +35,7 @@ class Data:
     data: object              # a tf.data.Dataset, or (images, labels) arrays
     info: object = None       # a cnnzoo.data.DatasetInfo, when known
     is_arrays: bool = False
+    argument: str = "train"   # what the data is called in error messages
 
     @property
     def class_names(self):
@@ -41,20 +54,27 @@ def as_data(value, *, argument="train"):
     """Returns `value` as `Data`.
 
     Raises:
-        ValueError: anything other than the three accepted forms, or arrays of unequal length.
+        ValueError: anything other than the three accepted forms, arrays of unequal length,
+            no images, or images with NaN or infinite pixels.
     """
     if _is_dataset(value):
-        return Data(value)
+        return Data(value, argument=argument)
     if isinstance(value, tuple) and len(value) == 2:
         first, second = value
         if _is_dataset(first):
-            return Data(first, info=second)
+            return Data(first, info=second, argument=argument)
         if hasattr(first, "shape") and hasattr(second, "shape"):
             images, labels = np.asarray(first), np.asarray(second)
             if len(images) != len(labels):
                 raise ValueError(f"{argument} has {len(images)} images but {len(labels)} "
                                  "labels; they must pair up one to one.")
-            return Data((images.astype("float32"), labels), is_arrays=True)
+            if not len(images):
+                raise ValueError(f"{argument} has 0 images; there is nothing to train or "
+                                 "evaluate on. Pass at least one image.")
+            # Checked after the cast: float64 pixels beyond float32's range become inf.
+            images = images.astype("float32")
+            check_finite_pixels(images, argument=argument)
+            return Data((images, labels), is_arrays=True, argument=argument)
     raise ValueError(
         f"{argument} must be a tf.data.Dataset of (images, labels), the (dataset, info) pair "
         f"from cnnzoo.load_dataset, or a tuple of arrays (images, labels); received "
@@ -62,11 +82,22 @@ def as_data(value, *, argument="train"):
 
 
 def first_batch(data, batch_size=256):
-    """Returns `(images, labels)` of the first batch as NumPy arrays (all labels for arrays)."""
+    """Returns `(images, labels)` of the first batch as NumPy arrays (all labels for arrays).
+
+    Raises:
+        ValueError: a dataset with no batches, or an empty or non-finite first batch.
+    """
     if data.is_arrays:
         images, labels = data.data
         return images[:batch_size], labels
-    images, labels = next(iter(data.data.take(1).as_numpy_iterator()))[:2]
+    batch = next(iter(data.data.take(1).as_numpy_iterator()), None)
+    if batch is None or not len(batch[0]):
+        raise ValueError(
+            f"{data.argument} has no examples: the dataset is empty (a filter that keeps "
+            "nothing? a split or shard with no files?), so there is nothing to train or "
+            "evaluate on. Check it yields batches, e.g. with next(iter(dataset)).")
+    images, labels = batch[:2]
+    check_finite_pixels(images, argument=f"{data.argument} batch 0")
     return images, labels
 
 
@@ -128,3 +159,123 @@ def steps_per_epoch_of(data, batch_size):
         return -(-len(data.data[0]) // batch_size)
     cardinality = int(data.data.cardinality())
     return cardinality if cardinality > 0 else None
+
+
+def check_every_batch(data, *, num_classes, model_name):
+    """Returns `data` with each batch of its dataset checked as the pipeline reads it.
+
+    Only the first batch is looked at before training; this catches a NaN or infinite
+    pixel, or a label that is no class id of the model, in any later batch, which would
+    otherwise train silently into a NaN or wrong model. The checks are two reductions
+    per batch inside `tf.data`; the message is only built for a failing batch. Arrays,
+    checked whole by `as_data`, come back unchanged.
+
+    Args:
+        data: a `Data`.
+        num_classes: the classes the model predicts.
+        model_name: the model's name, for messages.
+
+    Returns:
+        A `Data` whose dataset fails on a bad batch with an error that
+        `raising_batch_errors` turns into a `ValueError` (messages hold no quotes, which
+        TensorFlow would print escaped).
+    """
+    if data.is_arrays:
+        return data
+    import tensorflow as tf
+
+    where = f"{_CHECK_FAILED}{data.argument} batch {{}} (counting from 0)"
+
+    def pixels_check(index, images):
+        finite = tf.math.is_finite(images)
+
+        def message():
+            per_image = tf.reduce_all(tf.reshape(finite, [tf.shape(images)[0], -1]), axis=1)
+            return tf.strings.format(
+                where + " has {} NaN or infinite pixel values, the first in image {} of "
+                "the batch; one such pixel turns the weights into NaN. Replace them "
+                "(tf.where(tf.math.is_finite(x), x, 0.0) in the pipeline, np.nan_to_num "
+                "on arrays) or drop those images.",
+                (index, tf.reduce_sum(tf.cast(~finite, tf.int64)),
+                 tf.where(~per_image)[0, 0]))
+
+        return _fail_unless(tf.reduce_all(finite), message)
+
+    def labels_check(index, labels):
+        if labels.shape.rank == 2 and labels.shape[-1] != 1:
+            if not labels.dtype.is_floating:
+                return None
+            finite = tf.math.is_finite(labels)  # one-hot or mixed rows: only NaN is wrong
+            return _fail_unless(tf.reduce_all(finite), lambda: tf.strings.format(
+                where + " has {} NaN or infinite label values; one-hot or mixed labels "
+                "must be finite. Fix or drop those examples.", (index, tf.reduce_sum(tf.cast(~finite, tf.int64)))))
+        # Wide types: num_classes=1000 does not fit uint8, and bool labels do not compare.
+        ids = tf.cast(tf.reshape(labels, [-1]),
+                      tf.float64 if labels.dtype.is_floating else tf.int64)
+
+        def bad_ids():
+            bad = (ids < 0) | (ids >= num_classes)
+            # 0.5 and NaN are no class ids either.
+            return bad | tf.not_equal(ids, tf.floor(ids)) if ids.dtype.is_floating else bad
+
+        # Integer ids: min and max suffice, and the mask is made only for a failing batch.
+        ok = ~tf.reduce_any(bad_ids()) if ids.dtype.is_floating else \
+            (tf.reduce_min(ids) >= 0) & (tf.reduce_max(ids) < num_classes)
+
+        def message():
+            bad = bad_ids()
+            return tf.strings.format(
+                where + " has label {} at position {} ({} of {} labels in the batch), "
+                f"which is no class id 0..{num_classes - 1} of {model_name} with "
+                f"{num_classes} classes. Fix or drop those examples, or pass num_classes= "
+                "to match the data.",
+                (index, tf.boolean_mask(ids, bad)[0], tf.where(bad)[0, 0],
+                 tf.reduce_sum(tf.cast(bad, tf.int64)), tf.size(ids)))
+
+        return _fail_unless(ok, message)
+
+    def check(index, batch):
+        images, labels = batch[0], batch[1]
+        checks = [labels_check(index, labels)]
+        if images.dtype.is_floating:
+            checks.append(pixels_check(index, images))
+        with tf.control_dependencies([c for c in checks if c is not None]):
+            return (tf.identity(images), tf.identity(labels), *batch[2:])
+
+    dataset = data.data.enumerate().map(check, num_parallel_calls=tf.data.AUTOTUNE,
+                                        deterministic=True)
+    return dataclasses.replace(data, data=dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def _fail_unless(ok, message):
+    """Returns a tensor that fails with `message()` when `ok` is False.
+
+    `message` is only run (in a `tf.cond` branch) when the check fails, so a passing
+    batch costs no more than computing `ok`.
+    """
+    import tensorflow as tf
+
+    def fail():
+        with tf.control_dependencies([tf.debugging.Assert(False, [message()])]):
+            return tf.constant(False)
+
+    return tf.cond(ok, lambda: tf.constant(True), fail)
+
+
+@contextlib.contextmanager
+def raising_batch_errors():
+    """Re-raises a failed `check_every_batch` check as a `ValueError` with its message.
+
+    TensorFlow reports it as an `InvalidArgumentError` with graph and node noise; other
+    errors pass through unchanged.
+
+    Raises:
+        ValueError: a batch failed a check (the message names the batch and the value).
+    """
+    try:
+        yield
+    except Exception as error:
+        found = _CHECK_MESSAGE.search(str(error))
+        if found is None:
+            raise
+        raise ValueError(found.group(1)) from None
