@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import stat
 
 import numpy as np
 
 from cnnzoo.data.idx import IdxFormatError, read_idx
 
-__all__ = ["read_local_split", "local_format", "split_files", "DataFormatError"]
+__all__ = ["read_local_split", "local_format", "split_files", "DataFormatError",
+           "check_regular"]
 
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx(\d)-ubyte(\.gz)?$")
 _CIFAR_IMAGE_BYTES = 32 * 32 * 3
@@ -30,6 +32,36 @@ _CIFAR_IMAGE_BYTES = 32 * 32 * 3
 
 class DataFormatError(ValueError):
     """Local data files exist but are incomplete or inconsistent."""
+
+
+_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular(path: str) -> None:
+    """Checks that `path` (links followed) is a regular file, a folder, or nothing.
+
+    Reading `/dev/zero`, `/dev/urandom` or a FIFO would never end or block forever, so
+    such paths are refused before anything opens them.
+
+    Raises:
+        DataFormatError: `path` is a character or block device, a FIFO or a socket.
+
+    Example:
+        >>> check_regular("/dev/zero")
+        Traceback (most recent call last):
+        ...
+        cnnzoo.data.files.DataFormatError: /dev/zero is a character device, not a regular file or folder; reading it could block or never end. Pass a regular dataset file, or a folder of them.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # Missing or unreadable: the caller's open or listdir says which.
+        return
+    for is_kind, kind in _SPECIAL_KINDS:
+        if is_kind(mode):
+            raise DataFormatError(
+                f"{path} is {kind}, not a regular file or folder; reading it could block "
+                f"or never end. Pass a regular dataset file, or a folder of them.")
 
 
 def _split_prefixes(split: str) -> tuple[str, ...]:
@@ -65,6 +97,8 @@ def _read_idx_split(folder: str, names: list[str], split: str):
                 f"{folder} has {os.path.basename(other)} but no {split} {kind} file "
                 f"(expected e.g. {_split_prefixes(split)[0]}-{kind}-idx"
                 f"{3 if kind == 'images' else 1}-ubyte.gz).")
+    for path in found.values():
+        check_regular(path)
     images, labels = read_idx(found["images"]), read_idx(found["labels"])
     if images.ndim not in (3, 4) or images.dtype != np.uint8:
         raise IdxFormatError(
@@ -81,6 +115,7 @@ def _read_cifar_binary(paths: list[str], label_bytes: int):
     record = label_bytes + _CIFAR_IMAGE_BYTES
     images, labels = [], []
     for path in paths:
+        check_regular(path)
         raw = np.fromfile(path, np.uint8)
         if raw.size == 0 or raw.size % record:
             raise DataFormatError(
@@ -108,6 +143,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 def _read_cifar_python(paths: list[str], label_key: bytes):
     images, labels = [], []
     for path in paths:
+        check_regular(path)
         try:
             with open(path, "rb") as f:
                 batch = _ArrayOnlyUnpickler(f, encoding="bytes").load()
@@ -123,6 +159,7 @@ def _read_cifar_python(paths: list[str], label_key: bytes):
 
 
 def _read_npz(path: str, split: str):
+    check_regular(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             images, labels = npz[f"x_{split}"], npz[f"y_{split}"]
@@ -130,7 +167,9 @@ def _read_npz(path: str, split: str):
         raise DataFormatError(
             f"{path} has no x_{split}/y_{split} arrays; Keras-style .npz files hold "
             f"x_train, y_train, x_test, y_test.") from None
-    return _check_pair(_as_nhwc(images.astype(np.uint8)), labels.reshape(-1), path, path)
+    # Other dtypes stay as stored: the caller validates them (NaN and 300 are refused, not
+    # silently cast to 0 and 44).
+    return _check_pair(_as_nhwc(images), labels.reshape(-1), path, path)
 
 
 def local_format(path: str) -> str | None:
@@ -186,13 +225,14 @@ def read_local_split(path: str, split: str):
     """Reads `split` ("train" or "test") from a dataset file or folder.
 
     Returns:
-        `(images, labels)` as uint8 `(N, H, W, C)` and int32 `(N,)` arrays, or
+        `(images, labels)` as uint8 `(N, H, W, C)` and int32 `(N,)` arrays (a `.npz`
+        may hold another numeric dtype, returned as stored for the caller to check), or
         `None` when `path` holds none of the recognised formats.
 
     Raises:
         IdxFormatError: an IDX file is corrupt (magic number, length).
-        DataFormatError: files are missing from a set, have mismatched counts, or
-            are truncated.
+        DataFormatError: files are missing from a set, have mismatched counts, are
+            truncated, or are devices or FIFOs (`check_regular`).
     """
     if os.path.isfile(path):
         return _read_npz(path, split) if path.endswith(".npz") else None

@@ -46,7 +46,8 @@ def load_arrays(source, split: str = "train", *, data_dir=None, class_names=None
     Raises:
         DatasetNotFoundError: a named dataset is nowhere (the message lists where it
             looked and how to get it).
-        ValueError / FileNotFoundError: bad arguments, or corrupt files, naming them.
+        ValueError / FileNotFoundError: bad arguments, corrupt files, or images with
+            NaN or infinite pixels, naming them.
 
     Example:
         >>> x, y, info = load_arrays("digits", "test")
@@ -112,7 +113,9 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
 
     Raises:
         ValueError: `batch_size < 1`, an unknown preset, augmenting or shuffling an
-            evaluation split, or bad/corrupt data (naming the file or argument).
+            evaluation split, `drop_remainder` with fewer examples than a batch (no
+            batches at all), or bad/corrupt data such as NaN pixels (naming the file or
+            argument).
         DatasetNotFoundError: a named dataset is nowhere; lists where it looked.
 
     Example:
@@ -142,6 +145,11 @@ def load_dataset(source, split: str = "train", *, batch_size: int = 128, augment
                          image_size=image_size, download=download,
                          validation_split=validation_split, seed=seed, limit=limit)
     info: DatasetInfo = loaded.info
+    if drop_remainder and info.num_examples is not None and info.num_examples < batch_size:
+        raise ValueError(
+            f"drop_remainder=True with batch_size={batch_size} leaves no batches of the "
+            f"{info.num_examples} examples of {info.name}/{split}; pass a batch_size of at "
+            f"most {info.num_examples}, or drop_remainder=False.")
 
     import tensorflow as tf
 
