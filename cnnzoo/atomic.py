@@ -7,19 +7,41 @@ also agree on permissions: what lands in place is readable as any file the user 
 (`0o666 & ~umask`, folders `0o777 & ~umask`), not private as `tempfile` makes its
 temporaries, so that TensorFlow Serving running as another user can read an export.
 
+A writer killed half-way (kill -9, a power cut) leaves its temporary behind. Temporary
+names carry their writer (a tag of its host and its pid), so the next write to the same
+target, and `remove_stale_leftovers` on a whole folder, delete the leftovers of dead
+writers and never a live one's; `is_leftover` tells readers to look past them.
+
 No TensorFlow here: training, data and export all use it.
 """
 
 import contextlib
+import hashlib
 import os
 import pathlib
+import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
+import time
 
-__all__ = ["atomic_directory", "atomic_file", "check_target", "save_model_atomically",
-           "write_atomically"]
+__all__ = ["atomic_directory", "atomic_file", "check_target", "is_leftover",
+           "remove_stale_leftovers", "save_model_atomically", "write_atomically"]
+
+# A leftover whose writer cannot be checked (another host, or a name from before the
+# writer was named in it) is taken as abandoned after a day: no write takes that long.
+STALE_AFTER_S = 24 * 3600
+_HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+_OWNER = r"(?:(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)[.-])?"
+# `.<stem>.<host>-<pid>.<random>.partial<suffix>` from atomic_file;
+# `.<name>.partial-<host>-<pid>-<random>` and `.<name>.old-<host>-<pid>-<random>` from
+# atomic_directory.
+_FILE_LEFTOVER = re.compile(r"\.(?P<stem>.+?)\." + _OWNER + r"[A-Za-z0-9_]+\.partial"
+                            r"(?P<suffix>\.[^.]*)?")
+_FOLDER_LEFTOVER = re.compile(r"\.(?P<name>.+?)\.(?P<kind>partial|old)-" + _OWNER
+                              + r"[A-Za-z0-9_]+")
 
 _umask_lock = threading.Lock()
 _cached_umask = None
@@ -123,8 +145,9 @@ def atomic_file(path, *, overwrite=False):
         raise IsADirectoryError(f"{str(path)!r} is a folder; this writes a file. Remove it "
                                 "or choose another path.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}",
-                                    dir=path.parent)
+    remove_stale_leftovers(path.parent, target=path.name)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.{_owner()}.",
+                                    suffix=f".partial{path.suffix}", dir=path.parent)
     os.close(handle)
     temporary = pathlib.Path(name)
     try:
@@ -210,7 +233,8 @@ def atomic_directory(path, *, overwrite=False):
         raise NotADirectoryError(f"{str(path)!r} is a file; this writes a folder. Remove it "
                                  "or choose another path.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-",
+    remove_stale_leftovers(path.parent, target=path.name)
+    temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-{_owner()}-",
                                               dir=path.parent))
     try:
         yield temporary
@@ -226,7 +250,7 @@ def _swap_in(new, path):
         return
     # A folder cannot replace a non-empty folder in one rename: move the old one aside
     # first, so that at every moment `path` is either the complete old or the new folder.
-    old = path.parent / f".{path.name}.old-{secrets.token_hex(6)}"
+    old = path.parent / f".{path.name}.old-{_owner()}-{secrets.token_hex(6)}"
     os.replace(path, old)
     try:
         os.replace(new, path)
@@ -237,3 +261,97 @@ def _swap_in(new, path):
         shutil.rmtree(old, ignore_errors=True)
     else:
         old.unlink()
+
+
+def _owner():
+    """Returns this process's tag in temporary names: `<host tag>-<pid>`."""
+    return f"{_HOST_TAG}-{os.getpid()}"
+
+
+def _parse_leftover(name):
+    """Returns `(target, kind, match)` for a temporary's name, or None for any other name.
+
+    `target` is the name the temporary was to become; `kind` is "partial" or "old" (a
+    folder moved aside while its replacement moved in).
+    """
+    match = _FOLDER_LEFTOVER.fullmatch(name)
+    if match:
+        return match["name"], match["kind"], match
+    match = _FILE_LEFTOVER.fullmatch(name)
+    if match:
+        return match["stem"] + (match["suffix"] or ""), "partial", match
+    return None
+
+
+def is_leftover(name):
+    """Returns whether `name` is an atomic writer's temporary (live or abandoned).
+
+    Example:
+        >>> is_leftover(".1.partial-0a1b2c3d-4242-x7ab_9"), is_leftover("1")
+        (True, False)
+        >>> is_leftover(".last.0a1b2c3d-4242.k2h_9rq1.partial.keras")
+        True
+    """
+    return _parse_leftover(name) is not None
+
+
+def _writer_alive(match, path):
+    """Returns whether the writer named in a temporary's name may still be writing it."""
+    if match["host"] == _HOST_TAG:
+        try:
+            os.kill(int(match["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # Another user's process: alive.
+            return True
+        return True
+    try:
+        return time.time() - path.lstat().st_mtime < STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def remove_stale_leftovers(folder, *, target=None, exclusive=False):
+    """Removes the temporaries that dead writers left in `folder`; returns their names.
+
+    A temporary is stale when its writer, named in it, is no longer running on this host,
+    or (for another host's, or an unnamed one) when it is older than `STALE_AFTER_S`.
+    Stale partial files and folders are deleted. A folder that was moved aside to be
+    replaced (`.<name>.old-...`) is moved back when `<name>` is missing (its writer died
+    between the two renames, so it is the only copy), else deleted. Best-effort: never
+    raises for a folder that is missing or not ours to change.
+
+    Args:
+        folder: the folder to clean (not its subfolders).
+        target: only the temporaries of this name in `folder`; None for all.
+        exclusive: the caller holds `folder` for itself (a training run its workdir's
+            lock), so every temporary in it is stale, another host's included.
+
+    Returns:
+        The names removed or moved back, sorted.
+    """
+    folder = pathlib.Path(folder)
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        parsed = _parse_leftover(name)
+        if parsed is None or (target is not None and parsed[0] != target):
+            continue
+        original, kind, match = parsed
+        path = folder / name
+        if not exclusive and _writer_alive(match, path):
+            continue
+        try:
+            if kind == "old" and not (folder / original).exists():
+                os.replace(path, folder / original)
+            elif path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(name)
+    return sorted(removed)

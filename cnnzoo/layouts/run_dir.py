@@ -9,6 +9,7 @@ A workdir holds one training run (nanoGPT's habit: checkpoints know how they wer
     tensorboard/      TensorBoard logs
     backup/           BackupAndRestore's state, for resuming after an interrupt
     evaluation.json   `cnnzoo.evaluate`'s result on the test split (written by the job)
+    run.lock          held while a run writes the workdir (see `cnnzoo.training.lock`)
 
 `cnnzoo.training.workdir` reads and writes these files; this module only names them, so
 training, the job, the CLI and the artifact loader agree on the names.
@@ -22,9 +23,12 @@ BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
 HISTORY_FILE = "history.csv"
 TENSORBOARD_DIR = "tensorboard"
+LOCK_FILE = "run.lock"
 BACKUP_DIR = "backup"
-# Inside BACKUP_DIR, written by keras.callbacks.BackupAndRestore: its finished epochs.
+# Inside BACKUP_DIR, the names keras.callbacks.BackupAndRestore restores from: its
+# finished epochs, and the weights with the optimizer's state.
 BACKUP_STATE = "training_metadata.json"
+BACKUP_WEIGHTS = "latest.weights.h5"
 # A folder holding one model under this name (not a run) is read like a workdir.
 MODEL_FILE = "model.keras"
 # The models a folder offers, in the order they are preferred: the best epoch first.

@@ -8,6 +8,8 @@ needed), so the export, the job, the CLI, `cnnzoo.evaluate` and the server agree
 
 import pathlib
 
+from cnnzoo.atomic import is_leftover
+
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
@@ -105,7 +107,9 @@ def check_model_base(path):
 
     `path` may be missing, empty, or hold only numbered version folders with a
     `saved_model.pb` (as `find_saved_model` reads them); writing `path/<version>` then
-    replaces at most that version and leaves the others alone.
+    replaces at most that version and leaves the others alone. Temporaries of an export
+    (`.1.partial-...`, live or left by a killed one) are looked past: TF Serving ignores
+    them, and the next export into `path` deletes the abandoned ones.
 
     Raises:
         FileExistsError: `path` is a file, or a folder holding anything else.
@@ -116,9 +120,8 @@ def check_model_base(path):
     if not base.is_dir():
         raise FileExistsError(f"export folder {str(path)!r} is a file; choose a folder for "
                               "the SavedModel versions.")
-    others = sorted(entry.name for entry in base.iterdir()
-                    if version_number(entry.name) is None
-                    or find_saved_model(entry) != entry)
+    others = sorted(entry.name for entry in base.iterdir() if not is_leftover(entry.name) and (
+        version_number(entry.name) is None or find_saved_model(entry) != entry))
     if others:
         shown = ", ".join(repr(name) for name in others[:3]) + (", ..." if len(others) > 3
                                                                 else "")

@@ -1,8 +1,16 @@
-"""The callbacks `fit` trains with: checkpoints, history, resume, NaN guard, TensorBoard.
+"""The callbacks `fit` trains with: checkpoints, history, resume, the divergence guard.
 
-The checkpoint and history callbacks are ours rather than Keras's `ModelCheckpoint` and
-`CSVLogger` for one reason: they write atomically (temporary file, then `os.replace`),
-and the history drops the rows of epochs that a resume trains again.
+The checkpoint, history and backup callbacks are ours rather than Keras's
+`ModelCheckpoint`, `CSVLogger` and `BackupAndRestore` for one reason: they write
+atomically (a temporary, then `os.replace`), so a kill at any moment leaves each file
+whole. Their order at the end of an epoch is the contract that keeps a run consistent:
+
+1. `DivergenceGuard` stops the run before anything is written when the loss or any
+   weight is NaN or infinite, so no checkpoint ever holds a diverged model;
+2. `HistoryCSV` writes the epoch's row, `AtomicCheckpoint` the models;
+3. `AtomicBackupAndRestore` swaps in the epoch's backup last: the backup's epoch is the
+   run's commit point. A resume starts after it and `HistoryCSV` first drops the rows of
+   later epochs, which are trained again, so no row is lost or written twice.
 """
 
 import csv
@@ -13,7 +21,7 @@ import pathlib
 
 import keras
 
-from cnnzoo.atomic import save_model_atomically, write_atomically
+from cnnzoo.atomic import atomic_directory, save_model_atomically, write_atomically
 from cnnzoo.training import workdir as run_files
 
 
@@ -33,30 +41,42 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if not all(math.isfinite(float(v)) for v in logs.values()):
-            return  # a diverged epoch must not replace a good checkpoint
         save_model_atomically(self.model, self.directory / run_files.LAST_MODEL)
         value = logs.get(self.monitor)
-        if value is not None and self._improved(float(value)):
+        if value is not None and math.isfinite(float(value)) and self._improved(float(value)):
             self.best = float(value)
             save_model_atomically(self.model, self.directory / run_files.BEST_MODEL)
 
 
 class HistoryCSV(keras.callbacks.Callback):
-    """Keeps `history.csv`: one row per finished epoch, rewritten atomically each epoch."""
+    """Keeps `history.csv`: one row per finished epoch, rewritten atomically each epoch.
 
-    def __init__(self, path, *, resuming=False):
+    Args:
+        path: the CSV file.
+        finished_epochs: the epochs the run's backup holds; the rows of later epochs
+            (written before a kill stopped the run short of its backup) are dropped at
+            once, since those epochs are trained again.
+    """
+
+    def __init__(self, path, *, finished_epochs=0):
         super().__init__()
         self.path = pathlib.Path(path)
-        self.rows = read_history(self.path) if resuming else []
+        self.rows = []
+        if finished_epochs:
+            rows = read_history(self.path)
+            self.rows = [row for row in rows if row["epoch"] <= finished_epochs]
+            if len(self.rows) != len(rows):
+                self._write()
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         if hasattr(self.model.optimizer, "learning_rate"):
             row["learning_rate"] = float(keras.ops.convert_to_numpy(
                 self.model.optimizer.learning_rate))
-        # A resume starts again after the last backed-up epoch; later rows are stale.
-        self.rows = [r for r in self.rows if int(r["epoch"]) <= epoch] + [row]
+        self.rows = [r for r in self.rows if r["epoch"] <= epoch] + [row]
+        self._write()
+
+    def _write(self):
         columns = list(dict.fromkeys(key for r in self.rows for key in r))
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=columns, restval="")
@@ -77,38 +97,72 @@ def read_history(path):
     return rows
 
 
-class GuardedBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that never backs up an epoch whose loss is NaN or infinite."""
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup folder is replaced whole, in one swap, each epoch.
+
+    Keras writes the weights and then the epoch number in place, so a kill in between
+    pairs one epoch's weights with another's number, and a kill while writing the number
+    leaves a file no resume can read. Here both are written into a new folder that
+    replaces `backup/` with `cnnzoo.atomic.atomic_directory`; Keras's own restore reads
+    it (the file names are Keras's, see `cnnzoo.layouts.run_dir`).
+    """
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            return
-        super().on_epoch_end(epoch, logs)
+        with atomic_directory(self.backup_dir, overwrite=True) as folder:
+            self.model.save_weights(folder / run_files.BACKUP_WEIGHTS)
+            run_files.write_json(folder / run_files.BACKUP_STATE, {"epoch": epoch + 1,
+                                                                   "batch": 0})
 
 
-class NaNGuard(keras.callbacks.TerminateOnNaN):
-    """Stops training at the first NaN or infinite loss and keeps a message saying what to try.
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training with `FloatingPointError` when the loss or a weight is NaN or infinite.
 
-    `fit` raises `FloatingPointError(guard.message)` after training stops.
+    The loss is checked after every batch, the weights (one reduction per variable) at the
+    end of every epoch: a huge but finite loss can turn a weight into NaN while the logged
+    loss stays finite. It must come first among the callbacks, so that it raises before
+    any checkpoint or backup of the epoch is written; the last good epoch stays on disk.
     """
 
     def __init__(self, advice=""):
         super().__init__()
         self.advice = advice
-        self.message = None
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)) and self.message is None:
-            self.message = (
+        if loss is not None and not math.isfinite(float(loss)):
+            raise FloatingPointError(
                 f"training stopped: the loss became {float(loss)} at epoch {self._epoch + 1}, "
                 f"batch {batch + 1}. {self.advice}")
-            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if not math.isfinite(float(value)):  # e.g. NaN predictions on the validation data
+                raise FloatingPointError(f"training stopped: {key} became {float(value)} at "
+                                         f"epoch {epoch + 1}. {self.advice}")
+        bad = non_finite_weights(self.model)
+        if bad:
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise FloatingPointError(
+                f"training stopped: after epoch {epoch + 1} the weights {shown} hold NaN or "
+                f"infinite values (the loss was {float((logs or {}).get('loss', math.nan)):g})."
+                f" {self.advice}")
+
+
+def non_finite_weights(model):
+    """Returns the paths of `model`'s variables holding a NaN or infinite value ([] if none).
+
+    One reduction per variable and a single transfer to the host.
+    """
+    variables = [v for v in model.weights if "float" in str(v.dtype)]
+    if not variables:
+        return []
+    finite = keras.ops.convert_to_numpy(keras.ops.stack(
+        [keras.ops.all(keras.ops.isfinite(v)) for v in variables]))
+    return [v.path for v, ok in zip(variables, finite) if not ok]
 
 
 def best_value(rows, monitor, mode):
@@ -119,12 +173,13 @@ def best_value(rows, monitor, mode):
     return max(values) if mode == "max" else min(values)
 
 
-def make_callbacks(directory, *, monitor, mode="max", resuming=False, early_stopping=None,
+def make_callbacks(directory, *, monitor, mode="max", finished_epochs=0, early_stopping=None,
                    reduce_lr_on_plateau=None, tensorboard="auto", advice=""):
-    """Returns `(callbacks, nan_guard)` for a run writing into `directory`.
+    """Returns the callbacks of a run writing into `directory`, in the order they must run.
 
     Args:
         directory: the workdir.
+        finished_epochs: the epochs its backup holds (a resume starts after them).
         monitor, mode: the metric that picks `best.keras` and drives the options below.
         early_stopping: None, or the patience in epochs of `keras.callbacks.EarlyStopping`
             (restoring the best weights).
@@ -134,19 +189,16 @@ def make_callbacks(directory, *, monitor, mode="max", resuming=False, early_stop
             (when the `tensorboard` package is installed, which TensorFlow 2.21 no longer
             installs, and TensorFlow, whose `tf.summary` Keras writes them with on any
             backend).
-        advice: what the NaN message suggests trying.
+        advice: what the divergence message suggests trying.
     """
     directory = pathlib.Path(directory)
-    history_path = directory / run_files.HISTORY_FILE
-    nan_guard = NaNGuard(advice)
-    history = HistoryCSV(history_path, resuming=resuming)
-    callbacks = [
-        nan_guard,
-        GuardedBackupAndRestore(str(directory / run_files.BACKUP_DIR), delete_checkpoint=False,
-                                double_checkpoint=True),
+    history = HistoryCSV(directory / run_files.HISTORY_FILE, finished_epochs=finished_epochs)
+    callbacks = [  # The order is the module docstring's.
+        DivergenceGuard(advice),
+        history,
         AtomicCheckpoint(directory, monitor=monitor, mode=mode,
                          best=best_value(history.rows, monitor, mode)),
-        history,
+        AtomicBackupAndRestore(str(directory / run_files.BACKUP_DIR), delete_checkpoint=False),
     ]
     if early_stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -159,7 +211,7 @@ def make_callbacks(directory, *, monitor, mode="max", resuming=False, early_stop
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(
             str(directory / run_files.TENSORBOARD_DIR), write_graph=False))
-    return callbacks, nan_guard
+    return callbacks
 
 
 def _installed(package):

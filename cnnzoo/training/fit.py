@@ -10,11 +10,13 @@ import platform
 
 import keras
 
+from cnnzoo.atomic import remove_stale_leftovers
 from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import callbacks as run_callbacks
 from cnnzoo.training import inputs
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.determinism import make_deterministic
+from cnnzoo.training.lock import workdir_lock
 from cnnzoo.training.precision import dtype_policy, resolve_jit_compile, resolve_mixed_precision
 from cnnzoo.training.progress import progress_callbacks
 from cnnzoo.training.schedules import make_schedule
@@ -27,13 +29,19 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         weight_decay=None, label_smoothing=None, early_stopping=None,
         reduce_lr_on_plateau=None, distribute="auto", mixed_precision="auto",
         jit_compile="auto", seed=None, batch_size=128, steps_per_epoch=None,
-        build_kwargs=None, run_info=None, tensorboard="auto", callbacks=(), verbose="auto"):
+        build_kwargs=None, run_info=None, tensorboard="auto", callbacks=(), verbose="auto",
+        new_data=False):
     """Trains `model` on `train` for `epochs` and returns the Keras `History`.
 
     The trained model is `history.model`. Running the same call again after an interrupt
     resumes after the last finished epoch with the optimizer's state (its step count and a
     constant learning rate included); after a finished run it trains nothing, and a larger
     `epochs` trains on.
+
+    The run holds the workdir's lock (`cnnzoo.training.lock`) until it returns, so a second
+    run into the same workdir is refused while this one writes it. `run.json` records how
+    the run ended: "finished", "diverged", "interrupted" (Ctrl-C) or "failed" (any other
+    error, with its message).
 
     Args:
         model: a registry name such as "mnist_cnn" (built inside the strategy's scope at
@@ -64,14 +72,21 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         callbacks: more Keras callbacks.
         verbose: 0 for silence; else ("auto", 1, 2) steps, images/s and ETA within each
             epoch (see `cnnzoo.training.progress`) and a line per epoch.
+        new_data: allow a resume on another dataset than the one `run.json` records (the
+            change is kept in its `data_changes`).
 
     Returns:
         The `keras.callbacks.History` of the epochs trained in this call.
 
     Raises:
         ValueError: bad arguments, data whose image shape or labels disagree with the
-            model, a workdir holding another model's run, or a resume with fewer epochs.
-        FloatingPointError: the loss became NaN or infinite; the message says what to try.
+            model, a workdir holding another model's run, a resume with fewer epochs, or
+            a resume on another dataset without `new_data=True`.
+        WorkdirInUseError: another run holds the workdir (see `cnnzoo.training.lock`).
+        FloatingPointError: the loss, a metric or a weight became NaN or infinite; the
+            message says what to try, and `best.keras`, `last.keras` and the backup hold
+            the last good epoch.
+        OSError: a file of the run could not be written (a full disk, a read-only folder).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; received epochs={epochs!r}.")
@@ -86,56 +101,65 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
 
     strategy = _strategy_for(model, distribute)
     model_name = model if isinstance(model, str) else model.name
+    dataset = (run_info or {}).get("dataset") or (
+        train_data.info.name if train_data.info is not None else None)
     workdir = _worker_dir(pathlib.Path(workdir), strategy)
-    done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs)
-    compile_settings = _compile_settings(
-        optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
-        label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
-        epochs=epochs, steps_per_epoch=steps_per_epoch or inputs.steps_per_epoch_of(
-            train_data, batch_size), reduce_lr_on_plateau=reduce_lr_on_plateau)
-    policy = resolve_mixed_precision(mixed_precision)
-    jit = resolve_jit_compile(jit_compile)
-    with strategy_scope(strategy):
-        model = _build_or_compile(model, image_shape=tuple(images.shape[1:]),
-                                  num_classes=num_classes, policy=policy, jit_compile=jit,
-                                  compile_settings=compile_settings,
-                                  build_kwargs=build_kwargs or {})
-    num_classes = model.output_shape[-1]
-    inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
-                       num_classes=num_classes, model_name=model_name)
-    train_data = inputs.check_every_batch(train_data, num_classes=num_classes,
-                                          model_name=model_name)
-    if validation_data is not None:
-        inputs.check_batch(*inputs.first_batch(validation_data),
-                           input_shape=model.input_shape[1:], num_classes=num_classes,
-                           model_name=model_name, argument="validation")
-        validation_data = inputs.check_every_batch(validation_data, num_classes=num_classes,
-                                                   model_name=model_name)
+    with workdir_lock(workdir):
+        # Whatever a killed run left half-written here is stale: we hold the workdir.
+        remove_stale_leftovers(workdir, exclusive=True)
+        done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs,
+                                       dataset=dataset, new_data=new_data)
+        compile_settings = _compile_settings(
+            optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
+            label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
+            epochs=epochs, steps_per_epoch=steps_per_epoch or inputs.steps_per_epoch_of(
+                train_data, batch_size), reduce_lr_on_plateau=reduce_lr_on_plateau)
+        policy = resolve_mixed_precision(mixed_precision)
+        jit = resolve_jit_compile(jit_compile)
+        with strategy_scope(strategy):
+            model = _build_or_compile(model, image_shape=tuple(images.shape[1:]),
+                                      num_classes=num_classes, policy=policy, jit_compile=jit,
+                                      compile_settings=compile_settings,
+                                      build_kwargs=build_kwargs or {})
+        num_classes = model.output_shape[-1]
+        inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
+                           num_classes=num_classes, model_name=model_name)
+        train_data = inputs.check_every_batch(train_data, num_classes=num_classes,
+                                              model_name=model_name)
+        if validation_data is not None:
+            inputs.check_batch(*inputs.first_batch(validation_data),
+                               input_shape=model.input_shape[1:], num_classes=num_classes,
+                               model_name=model_name, argument="validation")
+            validation_data = inputs.check_every_batch(
+                validation_data, num_classes=num_classes, model_name=model_name)
 
-    run_files.update_run(workdir, **_run_record(
-        model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
-                                                                      batch_size),
-        seed=seed, policy=policy, jit_compile=jit, strategy=strategy, schedule=schedule,
-        warmup_epochs=warmup_epochs, build_kwargs=build_kwargs, compile_settings={
-            "optimizer": optimizer, "learning_rate": learning_rate,
-            "weight_decay": weight_decay, "label_smoothing": label_smoothing},
-        input_shape=model.input_shape[1:], num_classes=num_classes, run_info=run_info))
+        run_files.update_run(workdir, **_run_record(
+            model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
+                                                                          batch_size),
+            seed=seed, policy=policy, jit_compile=jit, strategy=strategy, schedule=schedule,
+            warmup_epochs=warmup_epochs, build_kwargs=build_kwargs, compile_settings={
+                "optimizer": optimizer, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "label_smoothing": label_smoothing},
+            input_shape=model.input_shape[1:], num_classes=num_classes, run_info=run_info),
+            **_data_changes(workdir, done=done, dataset=dataset))
 
-    monitor = "val_accuracy" if validation_data is not None else "accuracy"
-    run_callbacks_list, nan_guard = run_callbacks.make_callbacks(
-        workdir, monitor=monitor, mode="max", resuming=done > 0,
-        early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
-        tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
-    with multi_worker_fit(model, strategy), inputs.raising_batch_errors():
-        history = _train(model, train_data, validation_data, epochs=epochs,
-                         batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                         callbacks=run_callbacks_list + list(callbacks) + progress_callbacks(
-                             verbose, _batch_size(images, train_data, batch_size)),
-                         verbose=0)
-    if nan_guard.message:
-        run_files.update_run(workdir, status="diverged", error=nan_guard.message)
-        raise FloatingPointError(nan_guard.message)
-    _record_result(workdir, monitor)
+        monitor = "val_accuracy" if validation_data is not None else "accuracy"
+        run_callbacks_list = run_callbacks.make_callbacks(
+            workdir, monitor=monitor, mode="max", finished_epochs=done,
+            early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
+            tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
+        try:
+            with multi_worker_fit(model, strategy), inputs.raising_batch_errors():
+                history = _train(model, train_data, validation_data, epochs=epochs,
+                                 batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                                 callbacks=run_callbacks_list + list(callbacks)
+                                 + progress_callbacks(verbose, _batch_size(images, train_data,
+                                                                           batch_size)),
+                                 verbose=0)
+            _record_result(workdir, monitor)
+        except BaseException as error:
+            _record_end(workdir, error)
+            raise
     return history
 
 
@@ -269,6 +293,40 @@ def _train(model, train, validation, *, epochs, batch_size, steps_per_epoch, cal
     return model.fit(x, y, validation_data=validation.data if validation else None,
                      epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
                      verbose=verbose, **arguments)
+
+
+def _data_changes(workdir, *, done, dataset):
+    """Returns `{"data_changes": [...]}` when this resume trains on another dataset, else {}.
+
+    Each change is `{"after_epoch", "from", "to"}` (only reached with `new_data=True`).
+    """
+    record = run_files.read_run(workdir) or {}
+    recorded = record.get("dataset")
+    if not done or None in (recorded, dataset) or recorded == dataset:
+        return {}
+    return {"data_changes": record.get("data_changes", []) + [
+        {"after_epoch": done, "from": recorded, "to": dataset}]}
+
+
+def _record_end(workdir, error):
+    """Marks in `run.json` how `error` ended the run; best-effort, never raising.
+
+    The status is "interrupted" (KeyboardInterrupt), "diverged" (FloatingPointError) or
+    "failed" (anything else), with the error's first line. The disk may be full, so a
+    failing write is let go: the caller re-raises `error`, which must not be masked.
+    """
+    if isinstance(error, FloatingPointError):
+        status = "diverged"
+    elif isinstance(error, Exception):
+        status = "failed"
+    else:
+        status = "interrupted"
+    lines = str(error).strip().splitlines()
+    message = f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    try:
+        run_files.update_run(workdir, status=status, error=message[:500])
+    except Exception:  # noqa: BLE001 - the original error is what the user must see.
+        pass
 
 
 def _record_result(workdir, monitor):

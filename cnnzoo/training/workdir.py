@@ -11,9 +11,9 @@ import json
 import pathlib
 
 from cnnzoo.atomic import write_atomically
-from cnnzoo.layouts.run_dir import (BACKUP_DIR, BACKUP_STATE, BEST_MODEL,  # noqa: F401
-                                    EVALUATION_FILE, HISTORY_FILE, LAST_MODEL, RUN_FILE,
-                                    TENSORBOARD_DIR)
+from cnnzoo.layouts.run_dir import (BACKUP_DIR, BACKUP_STATE, BACKUP_WEIGHTS,  # noqa: F401
+                                    BEST_MODEL, EVALUATION_FILE, HISTORY_FILE, LAST_MODEL,
+                                    LOCK_FILE, RUN_FILE, TENSORBOARD_DIR)
 
 
 def write_json(path, data):
@@ -62,13 +62,21 @@ def finished_epochs(workdir):
     return int(state["epoch"]) if state else 0
 
 
-def check_workdir(workdir, *, model_name, epochs):
+def check_workdir(workdir, *, model_name, epochs, dataset=None, new_data=False):
     """Checks that a new run or a resume may use `workdir`; returns the epochs already done.
 
+    Args:
+        workdir: the run directory.
+        model_name: the model the run trains.
+        epochs: the run's total epochs.
+        dataset: the name of the data the run trains on (None: unknown, not checked).
+        new_data: whether a resume may train on another dataset than the run recorded.
+
     Raises:
-        ValueError: the workdir holds a run of another model, or a resume asks for fewer
+        ValueError: the workdir holds a run of another model, a resume asks for fewer
             epochs than the run was started with (its schedule and its finished epochs
-            would no longer agree).
+            would no longer agree), or a resume would train on another dataset than the
+            run's and `new_data` is False.
     """
     workdir = pathlib.Path(workdir)
     if workdir.exists() and not workdir.is_dir():
@@ -89,4 +97,11 @@ def check_workdir(workdir, *, model_name, epochs):
             f"workdir {str(workdir)!r} holds a run started with epochs={started_with} that has "
             f"finished {done}; received epochs={epochs}. Resume with epochs>={started_with}, "
             "or choose a new workdir.")
+    recorded = record.get("dataset")
+    if done and not new_data and None not in (dataset, recorded) and dataset != recorded:
+        raise ValueError(
+            f"workdir {str(workdir)!r} holds a run trained on {recorded!r} for {done} "
+            f"epochs; received dataset {dataset!r}. Resume on {recorded!r}, choose another "
+            "workdir, or pass new_data=True (CLI: --new-data) to continue this model on the "
+            "new data.")
     return done
