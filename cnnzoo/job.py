@@ -16,6 +16,7 @@ from cnnzoo.layouts import run_dir, serving
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.evaluate import evaluate
 from cnnzoo.training.fit import fit
+from cnnzoo.training.lock import workdir_lock
 from cnnzoo.training.recipes import get_recipe
 
 # A named dataset that may be absent, and the shipped sample that stands in for it.
@@ -102,19 +103,24 @@ def _test_time_augmentation(recipe, info, say):
 
 def train_job(model_name, dataset, *, workdir=None, export=None, export_version=1,
               seed=None, data_dir=None, limit=None, steps_per_epoch=None, distribute="auto",
-              mixed_precision="auto", recipe_changes=None, verbose="auto", say=print):
+              mixed_precision="auto", recipe_changes=None, verbose="auto", new_data=False,
+              say=print):
     """Trains `model_name` on `dataset` with its recipe, evaluates it on the test split,
     writes `evaluation.json`, and exports when `export` is a path.
 
     The export is a SavedModel in `export/<export_version>`, so `export` is a TensorFlow
-    Serving model base path as it is (see `check_export_target`).
+    Serving model base path as it is (see `check_export_target`). The job holds the
+    workdir's lock throughout (see `cnnzoo.training.lock`). `new_data=True` lets a
+    resume continue the run on another dataset than its `run.json` records.
 
     Returns:
         A dict: `workdir`, `recipe`, `evaluation` (see `cnnzoo.evaluate`) and `export`
         (the SavedModel folder written, or None).
 
     Raises:
-        ValueError, FileNotFoundError, FileExistsError: bad input, found before training.
+        ValueError, FileNotFoundError, FileExistsError: bad input, found before training
+            (a resume on another dataset without `new_data` included).
+        WorkdirInUseError: another run holds the workdir.
         FloatingPointError: training diverged (the message says what to try).
     """
     recipe = get_recipe(model_name).replace(**(recipe_changes or {}))
@@ -125,40 +131,43 @@ def train_job(model_name, dataset, *, workdir=None, export=None, export_version=
     workdir = pathlib.Path(workdir or f"runs/{model_name}-{info.name}")
     if export is not None:  # Here, once the default workdir is known, before training.
         check_export_target(export, workdir=workdir, version=export_version)
-    done = run_files.check_workdir(workdir, model_name=model_name, epochs=recipe.epochs)
-    if done >= recipe.epochs:
-        say(_already_trained(model_name, workdir, done=done, epochs=recipe.epochs,
-                             exporting=export is not None))
-    else:
-        say(f"training {model_name} on {info.name}: {info.num_examples} training, "
-            f"{validation[1].num_examples if validation else 0} validation, "
-            f"{test[1].num_examples} test images of {'x'.join(map(str, info.image_shape))}; "
-            f"{recipe.epochs} epochs of batch {recipe.batch_size}, {recipe.optimizer} "
-            f"lr {recipe.learning_rate} {recipe.schedule}, augment {recipe.augment}"
-            f"{'' if recipe.tta == 'none' else f', test-time augmentation {recipe.tta}'}; "
-            f"workdir {workdir}{f', resuming after epoch {done}' if done else ''}")
-        fit(model_name, train, validation, epochs=recipe.epochs, workdir=workdir, seed=seed,
-            steps_per_epoch=steps_per_epoch, distribute=distribute,
-            mixed_precision=mixed_precision, verbose=verbose,
-            run_info={"recipe": dataclasses.asdict(recipe), "dataset": info.name},
-            **recipe.fit_kwargs())
+    with workdir_lock(workdir):  # One job per workdir, from its check to its export.
+        done = run_files.check_workdir(workdir, model_name=model_name, epochs=recipe.epochs,
+                                       dataset=info.name, new_data=new_data)
+        if done >= recipe.epochs:
+            say(_already_trained(model_name, workdir, done=done, epochs=recipe.epochs,
+                                 exporting=export is not None))
+        else:
+            say(f"training {model_name} on {info.name}: {info.num_examples} training, "
+                f"{validation[1].num_examples if validation else 0} validation, "
+                f"{test[1].num_examples} test images of {'x'.join(map(str, info.image_shape))}; "
+                f"{recipe.epochs} epochs of batch {recipe.batch_size}, {recipe.optimizer} "
+                f"lr {recipe.learning_rate} {recipe.schedule}, augment {recipe.augment}"
+                f"{'' if recipe.tta == 'none' else f', test-time augmentation {recipe.tta}'}; "
+                f"workdir {workdir}{f', resuming after epoch {done}' if done else ''}")
+            fit(model_name, train, validation, epochs=recipe.epochs, workdir=workdir, seed=seed,
+                steps_per_epoch=steps_per_epoch, distribute=distribute,
+                mixed_precision=mixed_precision, verbose=verbose,
+                run_info={"recipe": dataclasses.asdict(recipe), "dataset": info.name},
+                new_data=new_data,
+                **recipe.fit_kwargs())
 
-    model = load_model(workdir)
-    evaluation = evaluate(model, test, tta=_test_time_augmentation(recipe, info, say))
-    run_files.write_json(workdir / run_dir.EVALUATION_FILE, evaluation)
-    test_metrics = {k: evaluation[k] for k in ("loss", "accuracy", "top5_accuracy", "tta",
-                                               "single_view_accuracy") if k in evaluation}
-    run_files.update_run(workdir, test_metrics=test_metrics)
-    say(evaluation["report"])
-    written = None
-    if export is not None:
-        metadata = {"model": model_name, "dataset": info.name,
-                    "class_names": list(info.class_names),
-                    "test_accuracy": evaluation["accuracy"], "epochs": recipe.epochs}
-        written = export_model(model, export, format="saved_model",
-                               class_names=list(info.class_names), overwrite=True,
-                               metadata=metadata, version=export_version)
-        say(f"exported to {written} (TF Serving: --model_base_path={written.parent})")
+        model = load_model(workdir)
+        evaluation = evaluate(model, test, tta=_test_time_augmentation(recipe, info, say))
+        run_files.write_json(workdir / run_dir.EVALUATION_FILE, evaluation)
+        test_metrics = {k: evaluation[k] for k in ("loss", "accuracy", "top5_accuracy", "tta",
+                                                   "single_view_accuracy") if k in evaluation}
+        run_files.update_run(workdir, test_metrics=test_metrics)
+        say(evaluation["report"])
+        written = None
+        if export is not None:
+            metadata = {"model": model_name, "dataset": info.name,
+                        "class_names": list(info.class_names),
+                        "test_accuracy": evaluation["accuracy"], "epochs": recipe.epochs}
+            written = export_model(model, export, format="saved_model",
+                                   class_names=list(info.class_names), overwrite=True,
+                                   metadata=metadata, version=export_version)
+            say(f"exported to {written} (TF Serving: --model_base_path={written.parent})")
     return {"workdir": workdir, "recipe": recipe, "evaluation": evaluation, "export": written}
 
 
