@@ -1,9 +1,13 @@
 """Speed settings per device: the mixed-precision policy and XLA.
 
-Measured on the 2-core CPU this project is developed on (`bench/bench_training.py`):
-XLA made a training step of `mnist_cnn` about 4x slower than plain TensorFlow, so on a CPU
-both stay off. On a GPU, mixed precision (bfloat16 where the GPU has it, Ampere and later,
-else float16 with loss scaling) and XLA are the usual speed-ups and are on by default.
+"auto" follows what `cnnzoo doctor` measured for the model on this machine, when it has
+(see `cnnzoo.doctor`: its findings are keyed by model, backend, device and versions), and
+otherwise a rule per device. The rule, measured on the 2-core CPU this project is developed
+on (`bench/bench_training.py`): XLA made a training step of `mnist_cnn` about 4x slower than
+plain TensorFlow, so on a CPU with TensorFlow both stay off. On a GPU, mixed precision
+(bfloat16 where the GPU has it, Ampere and later, else float16 with loss scaling) and XLA
+are the usual speed-ups and are on by default. On the JAX backend XLA is always on: there,
+`jit_compile=False` runs every operation eagerly, one at a time.
 """
 
 import contextlib
@@ -13,7 +17,8 @@ import keras
 MIXED_PRECISION_CHOICES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
-def _gpus():
+def gpus():
+    """Returns the GPUs the Keras backend sees (a list; empty on a CPU-only machine)."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -25,7 +30,13 @@ def _gpus():
     return []
 
 
-def _gpu_has_bfloat16():
+def gpu_has_bfloat16():
+    """Returns whether every GPU TensorFlow sees computes in bfloat16 natively (Ampere+).
+
+    On other backends it returns True: JAX reports no compute capability to check.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return True
     import tensorflow as tf
 
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -35,8 +46,39 @@ def _gpu_has_bfloat16():
     return True
 
 
-def resolve_mixed_precision(mixed_precision="auto"):
-    """Returns the dtype policy name to build with: "float32" on CPUs, mixed on GPUs.
+def default_mixed_precision():
+    """Returns the rule's policy: "float32" on CPUs; on GPUs "mixed_bfloat16", or
+    "mixed_float16" where TensorFlow's GPUs predate bfloat16."""
+    if not gpus():
+        return "float32"
+    return "mixed_bfloat16" if gpu_has_bfloat16() else "mixed_float16"
+
+
+def default_jit_compile():
+    """Returns the rule's XLA setting: on with JAX and on GPUs, off on TensorFlow's CPU."""
+    return keras.backend.backend() == "jax" or bool(gpus())
+
+
+def _finding(model_name):
+    """Returns the doctor's finding for `model_name` on this machine, or None."""
+    if not model_name:
+        return None
+    from cnnzoo.doctor import load_finding  # Here: the doctor itself imports this module.
+
+    return load_finding(model_name)
+
+
+def resolve_mixed_precision(mixed_precision="auto", *, model_name=None):
+    """Returns the dtype policy name to build with.
+
+    Args:
+        mixed_precision: "auto", "float32", "mixed_float16" or "mixed_bfloat16"; None and
+            False mean "float32".
+        model_name: the registry name being built; "auto" then follows `cnnzoo doctor`'s
+            finding for it on this machine when there is one.
+
+    Returns:
+        The policy given, or for "auto" the doctor's finding, else `default_mixed_precision()`.
 
     Raises:
         ValueError: an unknown policy.
@@ -52,17 +94,31 @@ def resolve_mixed_precision(mixed_precision="auto"):
                          f"received mixed_precision={mixed_precision!r}.")
     if mixed_precision != "auto":
         return mixed_precision
-    if not _gpus():
-        return "float32"
-    if keras.backend.backend() == "tensorflow" and not _gpu_has_bfloat16():
-        return "mixed_float16"
-    return "mixed_bfloat16"
+    finding = _finding(model_name)
+    return finding.mixed_precision if finding else default_mixed_precision()
 
 
-def resolve_jit_compile(jit_compile="auto"):
-    """Returns True (XLA) or False: "auto" means XLA on GPUs only (slower on our CPUs)."""
+def resolve_jit_compile(jit_compile="auto", *, model_name=None):
+    """Returns True (XLA) or False.
+
+    Args:
+        jit_compile: "auto", True or False.
+        model_name: the registry name being trained; "auto" then follows `cnnzoo doctor`'s
+            finding for it on this machine when there is one.
+
+    Returns:
+        The setting given, or for "auto" the doctor's finding, else `default_jit_compile()`.
+
+    Raises:
+        ValueError: anything but True, False or "auto".
+
+    Example:
+        >>> resolve_jit_compile(False)
+        False
+    """
     if jit_compile == "auto":
-        return bool(_gpus())
+        finding = _finding(model_name)
+        return finding.jit_compile if finding else default_jit_compile()
     if not isinstance(jit_compile, bool):
         raise ValueError(f"jit_compile must be True, False or 'auto'; received "
                          f"jit_compile={jit_compile!r}.")
