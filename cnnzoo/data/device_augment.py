@@ -1,0 +1,151 @@
+"""Random shifts and flips as a Keras layer of plain `keras.ops`, compiled into the train step.
+
+On the JAX backend (the GPU machine has no TensorFlow) augmentation has to run inside the
+jit-compiled training step. Keras's own layers cannot: `RandomTranslation`, `RandomCrop`,
+`RandomRotation` and `RandomZoom` set `supports_jit = False`, so a model holding one has
+its `jit_compile` quietly turned off (Keras warns "Model doesn't support
+`jit_compile=True`") and JAX then runs the whole training step op by op, the network
+included; and `RandomTranslation` resamples through `affine_transform`
+(`jax.scipy.ndimage.map_coordinates`), gathers for what is an integer shift. Measured
+with `python bench/bench_gpu.py --compare-augment` (docs/speed.md).
+
+`RandomShiftFlip` does the `standard` preset's pad-and-crop shift and horizontal flip the
+way airbench does on the GPU: zero padding, then for each of the `2 * pad + 1` possible
+offsets a static slice selected per image with `where`, rows then columns, plus a flip
+selected the same way. Every op is elementwise or a static slice, so XLA fuses it and it
+costs next to nothing beside the network. Backend-agnostic `keras.ops`; no TensorFlow.
+
+Example:
+    >>> import numpy as np
+    >>> layer = RandomShiftFlip(pad=2, flip=True, seed=0)
+    >>> tuple(layer(np.ones((4, 8, 8, 1), "float32"), training=True).shape)
+    (4, 8, 8, 1)
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["RandomShiftFlip", "from_preset", "shift_pixels"]
+
+
+def shift_pixels(fraction: float, side: int) -> int:
+    """Returns the largest shift in pixels for a shift `fraction` of an image `side`.
+
+    The same rounding as the tf.data presets (`cnnzoo.data.augment_ops`): at least one
+    pixel, so 1/8 of 28 pixels is 4 and 1/14 of 28 is 2.
+
+    Raises:
+        ValueError: `fraction` outside (0, 0.5) or a side that is not positive.
+    """
+    if not 0 < fraction < 0.5 or side < 1:
+        raise ValueError(f"a shift is a fraction in (0, 0.5) of a positive image side; "
+                         f"received fraction={fraction!r}, side={side!r}.")
+    return max(1, int(round(fraction * side)))
+
+
+def _select_offsets(padded, offsets, *, pad, size, axis):
+    """Returns, per image, the window of `size` pixels along `axis` (1 rows, 2 columns)
+    that starts at `pad + offsets[i]` in `padded`: a crop as `2 * pad + 1` static slices
+    chosen elementwise, since a per-image dynamic slice is a gather."""
+    result = None
+    for offset in range(-pad, pad + 1):
+        start = pad + offset
+        window = padded[:, start:start + size] if axis == 1 else padded[:, :, start:start + size]
+        chosen = ops.reshape(ops.equal(offsets, offset), (-1, 1, 1, 1))
+        result = window if result is None else ops.where(chosen, window, result)
+    return result
+
+
+@keras.saving.register_keras_serializable(package="cnnzoo")
+class RandomShiftFlip(keras.layers.Layer):
+    """Shifts each image by up to `pad` pixels (zero fill) and flips it left-right at random.
+
+    Active only in training (`training=True`); otherwise it returns its input. The
+    randomness comes from the layer's `keras.random.SeedGenerator`, whose state Keras
+    carries through the jit-compiled step, so a seeded layer repeats its draws run after
+    run. The layer computes in float32 whatever the dtype policy (it moves pixels and
+    does no arithmetic), so raw 0-255 pixels reach the model unrounded.
+
+    Args:
+        pad: the largest shift in pixels, each way and on each axis (0 for none).
+        flip: whether to flip half the images left-right.
+        seed: an int for repeatable draws, or None.
+        **kwargs: `keras.layers.Layer` arguments (`name`, ...).
+
+    Raises:
+        ValueError: a negative or non-integer `pad`.
+    """
+
+    def __init__(self, pad: int = 0, flip: bool = True, seed: int | None = None, **kwargs):
+        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+            raise ValueError(f"pad is the largest shift in whole pixels, 0 or more; "
+                             f"received pad={pad!r}. Example: pad=4 for 28x28 images.")
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.pad = pad
+        self.flip = bool(flip)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        """Returns the shifted and flipped images (training) or `images` unchanged."""
+        if not training or not (self.pad or self.flip):
+            return images
+        if len(images.shape) != 4:
+            raise ValueError(f"RandomShiftFlip takes batches of images (batch, height, "
+                             f"width, channels); received shape {tuple(images.shape)}.")
+        # One draw per image for everything, so one seed state serves all three choices.
+        draws = keras.random.uniform((ops.shape(images)[0], 3), seed=self.seed_generator)
+        if self.pad:
+            offsets = ops.cast(ops.floor(draws[:, 1:] * (2 * self.pad + 1)), "int32") - self.pad
+            widths = [[0, 0], [self.pad, self.pad], [self.pad, self.pad], [0, 0]]
+            padded = ops.pad(images, widths)
+            height, width = images.shape[1], images.shape[2]
+            rows = _select_offsets(padded, offsets[:, 0], pad=self.pad, size=height, axis=1)
+            images = _select_offsets(rows, offsets[:, 1], pad=self.pad, size=width, axis=2)
+        if self.flip:
+            flipped = ops.reshape(draws[:, 0] < 0.5, (-1, 1, 1, 1))
+            images = ops.where(flipped, ops.flip(images, axis=2), images)
+        return images
+
+    def compute_output_shape(self, input_shape):
+        """Returns `input_shape`: shifting and flipping keep the image size."""
+        return input_shape
+
+    def get_config(self):
+        """Returns the layer's arguments, for saving and `from_config`."""
+        return {**super().get_config(), "pad": self.pad, "flip": self.flip, "seed": self.seed}
+
+
+def from_preset(preset, image_shape, *, flip_allowed: bool = True, seed: int | None = None):
+    """Returns the `RandomShiftFlip` layer doing a preset's shift and flip on the device.
+
+    Args:
+        preset: a preset name or `cnnzoo.data.AugmentPreset` whose only fields are
+            `shift` and `flip` (`none`, `light`, `standard`).
+        image_shape: `(height, width, channels)` of the images; the shift in pixels is
+            the preset's fraction of the shorter side.
+        flip_allowed: False for data that must not be mirrored (digits, letters).
+        seed: an int for repeatable draws, or None.
+
+    Returns:
+        A `RandomShiftFlip` layer.
+
+    Raises:
+        ValueError: an unknown preset, or one that rotates, zooms, erases or mixes, which
+            this layer does not do (the tf.data pipeline does them).
+    """
+    from cnnzoo.data.augment import get_augment_preset
+
+    preset = get_augment_preset(preset)
+    unsupported = [field for field in ("rotate", "zoom", "erase", "mixup", "cutmix")
+                   if getattr(preset, field)]
+    if unsupported:
+        raise ValueError(f"augment preset {preset.name!r} uses {', '.join(unsupported)}, which "
+                         "the on-device layer does not do; choose 'none', 'light' or "
+                         "'standard', or augment in the tf.data pipeline (load_dataset).")
+    pad = shift_pixels(preset.shift, min(image_shape[:2])) if preset.shift else 0
+    return RandomShiftFlip(pad=pad, flip=preset.flip and flip_allowed, seed=seed,
+                           name=f"augment_{preset.name}")
