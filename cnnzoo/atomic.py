@@ -151,16 +151,28 @@ def atomic_file(path, *, overwrite=False):
     os.close(handle)
     temporary = pathlib.Path(name)
     try:
-        yield temporary
-        handle = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-        os.chmod(temporary, _file_mode())
-        os.replace(temporary, path)
+        with _naming(path):
+            yield temporary
+            handle = os.open(temporary, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            os.chmod(temporary, _file_mode())
+            os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _naming(path):
+    """Re-raises an `OSError` that names no file (a full disk's does not) naming `path`."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None or error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def write_atomically(path, data):
@@ -237,9 +249,10 @@ def atomic_directory(path, *, overwrite=False):
     temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-{_owner()}-",
                                               dir=path.parent))
     try:
-        yield temporary
-        _make_readable_tree(temporary)
-        _swap_in(temporary, path)
+        with _naming(path):
+            yield temporary
+            _make_readable_tree(temporary)
+            _swap_in(temporary, path)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

@@ -10,6 +10,7 @@
     determinism.py   seeded, deterministic runs
     inputs.py        the data forms accepted, and the checks before training
     workdir.py       the run directory's files, written atomically
+    lock.py          one run per workdir: the lock a run holds while it writes
 
 The library trains and evaluates models; loading a model from a path lives above it in
 `cnnzoo.artifacts`, and the main job behind `cnnzoo train` in `cnnzoo.job`.

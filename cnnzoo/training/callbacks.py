@@ -61,12 +61,10 @@ class HistoryCSV(keras.callbacks.Callback):
     def __init__(self, path, *, finished_epochs=0):
         super().__init__()
         self.path = pathlib.Path(path)
-        self.rows = []
-        if finished_epochs:
-            rows = read_history(self.path)
-            self.rows = [row for row in rows if row["epoch"] <= finished_epochs]
-            if len(self.rows) != len(rows):
-                self._write()
+        rows = read_history(self.path)
+        self.rows = [row for row in rows if row["epoch"] <= finished_epochs]
+        if len(self.rows) != len(rows):
+            self._write()
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -77,6 +75,9 @@ class HistoryCSV(keras.callbacks.Callback):
         self._write()
 
     def _write(self):
+        if not self.rows:
+            self.path.unlink(missing_ok=True)
+            return
         columns = list(dict.fromkeys(key for r in self.rows for key in r))
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=columns, restval="")

@@ -16,7 +16,8 @@ import warnings
 
 from cnnzoo.layouts.run_dir import LOCK_FILE
 
-# Locks this process holds, by workdir: `fit` inside `train_job` takes the same one again.
+# The thread holding each lock this process holds, by workdir: `fit` inside `train_job`
+# takes the same lock again.
 _held = {}
 _held_guard = threading.Lock()
 
@@ -42,8 +43,8 @@ def workdir_lock(workdir):
         WorkdirInUseError: another process or thread holds the lock; the message names its
             pid and host and what to do.
         ValueError: `workdir` is a file.
-        OSError: the workdir cannot be created or written (a read-only folder, a full
-            disk); the message names it.
+        OSError: the workdir or its lock file cannot be created (a read-only folder, a
+            full disk); the error names the path.
 
     Example:
         >>> import tempfile
@@ -55,35 +56,34 @@ def workdir_lock(workdir):
     workdir = pathlib.Path(workdir)
     key = os.path.realpath(workdir)
     with _held_guard:
-        held = _held.get(key)
-        if held is not None and held["thread"] == threading.get_ident():
-            held["count"] += 1
-            reentered = True
-        elif held is not None:
-            raise WorkdirInUseError(_in_use_message(workdir, f"{os.getpid()} (this process, "
-                                                             "another thread)"))
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield workdir
-        finally:
-            with _held_guard:
-                held["count"] -= 1
+        holder = _held.get(key)
+    if holder == threading.get_ident():
+        yield workdir  # Re-entered: the outer call releases.
         return
+    if holder is not None:
+        raise WorkdirInUseError(_in_use_message(workdir, f"{os.getpid()} (this process, "
+                                                         "another thread)"))
     created = _make_workdir(workdir)
-    handle = _acquire(workdir)
+    try:
+        handle = _acquire(workdir)
+    except BaseException:
+        _remove_if_empty(workdir, created)
+        raise
     with _held_guard:
-        _held[key] = {"thread": threading.get_ident(), "count": 1}
+        _held[key] = threading.get_ident()
     try:
         yield workdir
     finally:
         with _held_guard:
             del _held[key]
         _release(workdir, handle)
-        if created:
-            with contextlib.suppress(OSError):  # Not empty: the run wrote into it.
-                workdir.rmdir()
+        _remove_if_empty(workdir, created)
+
+
+def _remove_if_empty(workdir, created):
+    if created:
+        with contextlib.suppress(OSError):  # Not empty: the run wrote into it.
+            workdir.rmdir()
 
 
 def _make_workdir(workdir):
@@ -97,9 +97,6 @@ def _make_workdir(workdir):
         workdir.mkdir(parents=True)
     except FileExistsError:  # Made meanwhile by another run; the lock decides.
         return False
-    except OSError as error:
-        raise type(error)(error.errno, f"cannot create the workdir {str(workdir)!r}: "
-                                       f"{error.strerror}. Choose a writable --workdir.")
     return True
 
 
@@ -111,11 +108,7 @@ def _acquire(workdir):
         return None
     path = workdir / LOCK_FILE
     while True:
-        try:
-            handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError as error:
-            raise type(error)(error.errno, f"cannot write in the workdir {str(workdir)!r}: "
-                                           f"{error.strerror}. Choose a writable --workdir.")
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
