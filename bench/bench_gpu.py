@@ -1,6 +1,6 @@
 """cnnzoo on Keras's JAX backend, one accelerator: throughput and time to accuracy.
 
-    python bench/bench_gpu.py [DATA_DIR] --out results.json      # the device run (~4 min)
+    python bench/bench_gpu.py [DATA_DIR] --out results.json      # the device run
     python bench/bench_gpu.py --quick --out quick.json            # CPU JAX, seconds (CI)
     python bench/bench_gpu.py --compare-augment                   # Keras's layers vs ours
 
@@ -19,8 +19,10 @@ Then one `run` with carry [".whl", ".data"] and timeout_s 540:
 
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \\
-    KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 bench/bench_gpu.py .data \\
-        --out $OUT/bench_gpu.json 2>&1 | tee $OUT/bench_gpu.log
+    export KERAS_BACKEND=jax PYTHONUNBUFFERED=1; \\
+    python3 bench/bench_gpu.py .data --out $OUT/bench_gpu.json 2>&1 | tee $OUT/bench_gpu.log; \\
+    python3 bench/bench_gpu.py .data --compare-augment --out $OUT/augment.json 2>&1 \\
+        | tee $OUT/augment.log
 
 (Keras's other needs, absl-py, h5py, ml-dtypes, numpy, packaging and rich, are there.)
 Then `give_back`, unless rerunning at once.
@@ -238,10 +240,6 @@ def compare_augment(data, args, device, pad=2):
              "jit_compile": models[variant].jit_compile, "steps": args.steps,
              "steps_per_second": args.steps / statistics.median(times),
              "repeat_seconds": times} for variant, times in seconds.items()]
-
-
-def _seconds(value):
-    return "-" if value is None else f"{value:.1f}"
 
 
 def print_report(results):
