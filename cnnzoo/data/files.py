@@ -51,7 +51,8 @@ def check_regular(path: str) -> None:
         >>> check_regular("/dev/zero")
         Traceback (most recent call last):
         ...
-        cnnzoo.data.files.DataFormatError: /dev/zero is a character device, not a regular file or folder; reading it could block or never end. Pass a regular dataset file, or a folder of them.
+        cnnzoo.data.files.DataFormatError: /dev/zero is a character device, not a regular \
+file or folder; reading it could block or never end. ...
     """
     try:
         mode = os.stat(path).st_mode
@@ -184,7 +185,9 @@ def local_format(path: str) -> str | None:
         return "Keras .npz" if path.endswith(".npz") else None
     if not os.path.isdir(path):
         return None
-    files = {n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n))}
+    # Not only regular files: a device or FIFO under a dataset file's name is then refused
+    # by name when read (`check_regular`), not taken for an image folder.
+    files = {n for n in os.listdir(path) if not os.path.isdir(os.path.join(path, n))}
     if any(_IDX_NAME.match(n) for n in files):
         return "IDX"
     if "test_batch.bin" in files or any(re.fullmatch(r"data_batch_\d+\.bin", n) for n in files):

@@ -165,7 +165,8 @@ def check_finite_pixels(images, *, argument: str = "images") -> None:
         >>> check_finite_pixels(np.array([[1.0, 2.0], [3.0, np.nan]]), argument="x")
         Traceback (most recent call last):
         ...
-        ValueError: x has 1 NaN or infinite pixel values in 1 of 2 images, the first in image 1 (counting from 0); one such pixel makes the model's weights NaN when it trains. Replace them, e.g. x = np.nan_to_num(x, nan=0.0, posinf=255.0, neginf=0.0), or drop those images: keep = np.isfinite(x).reshape(len(x), -1).all(axis=1); x, y = x[keep], y[keep].
+        ValueError: x has 1 NaN or infinite pixel values in 1 of 2 images, the first in \
+image 1 (counting from 0); ... Replace them, e.g. x = np.nan_to_num(x, ...
     """
     images = np.asarray(images)
     if images.dtype.kind != "f" or not images.size or images.ndim < 1:

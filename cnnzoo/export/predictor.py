@@ -82,8 +82,8 @@ class ExportedPredictor:
         Floats are taken as raw pixel values and rounded to the nearest integer.
 
         Raises:
-            ImageInputError: another rank or size, non-numeric values, or values outside
-                [0, 255].
+            ImageInputError: another rank or size, non-numeric values, NaN or infinite
+                values, or values outside [0, 255].
         """
         expected = sigs.expected_images_message(self.input_shape)
         try:
@@ -93,8 +93,14 @@ class ExportedPredictor:
         if array.dtype == np.uint8:
             pass
         elif array.dtype.kind in "biuf":
-            if array.size and not (np.isfinite(array).all() and array.min() >= 0
-                                   and array.max() <= 255):
+            finite = np.isfinite(array)
+            if not finite.all():
+                raise ImageInputError(
+                    f"{expected}; received {int(array.size - finite.sum())} NaN or infinite "
+                    f"values (dtype {array.dtype}). Replace them, e.g. "
+                    f"np.nan_to_num(images, nan=0.0, posinf=255.0, neginf=0.0), or drop "
+                    f"those images.")
+            if array.size and not (array.min() >= 0 and array.max() <= 255):
                 raise ImageInputError(f"{expected}; received values outside [0, 255] "
                                       f"(dtype {array.dtype}). Pass raw pixel values.")
             array = np.round(array).astype(np.uint8)
@@ -119,8 +125,10 @@ class ExportedPredictor:
             `"class_names"` (an array of str) when the export has class names.
 
         Raises:
+            ValueError: `batch_size` is not a positive integer.
             ImageInputError: bad shape, dtype or values, or bytes that are no image.
         """
+        _check_batch_size(batch_size)
         if isinstance(images, (bytes, bytearray)):
             images = [images]
         if isinstance(images, (list, tuple)) and images and all(
@@ -138,14 +146,19 @@ class ExportedPredictor:
         Values are sent in batches of `batch_size`; string outputs come back as str.
 
         Raises:
-            ValueError: an unknown signature or input name.
+            ValueError: an unknown signature or input name, inputs that are not a dict,
+                or a `batch_size` that is not a positive integer.
             ImageInputError: the graph refused the values (the message without TF noise).
         """
+        _check_batch_size(batch_size)
         function = self._signatures.get(name)
         if function is None:
             raise ValueError(f"unknown signature {name!r}; this export has "
                              f"{self.signature_names}.")
         specs = function.structured_input_signature[1]
+        if not isinstance(inputs, dict):
+            raise ValueError(f"inputs must be a dict {{input name: values}} with the names "
+                             f"{sorted(specs)}; received {type(inputs).__name__}.")
         if set(inputs) != set(specs):
             raise ValueError(f"signature {name!r} takes inputs {sorted(specs)}; received "
                              f"{sorted(inputs)}.")
@@ -181,6 +194,7 @@ class ExportedPredictor:
         """Returns class probabilities, float32 `(N, K)`; `images` as in `run`.
 
         Raises:
+            ValueError: `batch_size` is not a positive integer.
             ImageInputError: as `run`.
 
         Warns:
@@ -196,18 +210,30 @@ class ExportedPredictor:
         class names. `images` as in `run`.
 
         Raises:
-            ValueError: `k` is not between 1 and the number of classes.
+            ValueError: `k` is not between 1 and the number of classes, or `batch_size` is
+                not a positive integer.
             ImageInputError: as `run`.
         """
-        probabilities = self.predict(images, batch_size=batch_size)
-        num_classes = probabilities.shape[-1]
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= num_classes:
+        # Checked before predicting: a bad k should not cost a pass over the images.
+        num_classes = self._signatures[sigs.DEFAULT_SIGNATURE].structured_outputs[
+            "probabilities"].shape[-1]
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or \
+                not 1 <= k <= num_classes:
             raise ValueError(f"k must be an integer from 1 to {num_classes}; received "
                              f"k={k!r}.")
+        probabilities = self.predict(images, batch_size=batch_size)
         ids = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
         names = None if self.class_names is None else \
             [[self.class_names[i] for i in row] for row in ids]
         return ids.astype(np.int64), names, np.take_along_axis(probabilities, ids, axis=-1)
+
+
+def _check_batch_size(batch_size):
+    """Raises ValueError unless `batch_size` is an integer >= 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1 (the most images sent to the "
+                         f"graph at once); received batch_size={batch_size!r}.")
 
 
 def _to_numpy(tensor):

@@ -72,7 +72,8 @@ def as_data(value, *, argument="train"):
                 raise ValueError(f"{argument} has 0 images; there is nothing to train or "
                                  "evaluate on. Pass at least one image.")
             # Checked after the cast: float64 pixels beyond float32's range become inf.
-            images = images.astype("float32")
+            with np.errstate(over="ignore"):  # refused just below, with a clearer message
+                images = images.astype("float32")
             check_finite_pixels(images, argument=argument)
             return Data((images, labels), is_arrays=True, argument=argument)
     raise ValueError(
@@ -166,7 +167,7 @@ def check_every_batch(data, *, num_classes, model_name):
 
     Only the first batch is looked at before training; this catches a NaN or infinite
     pixel, or a label that is no class id of the model, in any later batch, which would
-    otherwise train silently into a NaN or wrong model. The checks are two reductions
+    otherwise train silently into a NaN or wrong model. The checks are three reductions
     per batch inside `tf.data`; the message is only built for a failing batch. Arrays,
     checked whole by `as_data`, come back unchanged.
 
@@ -187,28 +188,30 @@ def check_every_batch(data, *, num_classes, model_name):
     where = f"{_CHECK_FAILED}{data.argument} batch {{}} (counting from 0)"
 
     def pixels_check(index, images):
-        finite = tf.math.is_finite(images)
-
-        def message():
+        def failure():
+            finite = tf.math.is_finite(images)
             per_image = tf.reduce_all(tf.reshape(finite, [tf.shape(images)[0], -1]), axis=1)
-            return tf.strings.format(
+            return tf.reduce_all(finite), tf.strings.format(
                 where + " has {} NaN or infinite pixel values, the first in image {} of "
                 "the batch; one such pixel turns the weights into NaN. Replace them "
                 "(tf.where(tf.math.is_finite(x), x, 0.0) in the pipeline, np.nan_to_num "
                 "on arrays) or drop those images.",
                 (index, tf.reduce_sum(tf.cast(~finite, tf.int64)),
-                 tf.where(~per_image)[0, 0]))
+                 tf.argmin(tf.cast(per_image, tf.int8))))  # 0 when all are finite
 
-        return _fail_unless(tf.reduce_all(finite), message)
+        # A sum is finite when every pixel is, and costs less than is_finite on each pixel;
+        # it can also overflow (pixels near 1e38), so `failure` checks each pixel.
+        return _fail_unless(tf.math.is_finite(tf.reduce_sum(images)), failure)
 
     def labels_check(index, labels):
         if labels.shape.rank == 2 and labels.shape[-1] != 1:
             if not labels.dtype.is_floating:
                 return None
             finite = tf.math.is_finite(labels)  # one-hot or mixed rows: only NaN is wrong
-            return _fail_unless(tf.reduce_all(finite), lambda: tf.strings.format(
+            return _fail_unless(tf.reduce_all(finite), lambda: (False, tf.strings.format(
                 where + " has {} NaN or infinite label values; one-hot or mixed labels "
-                "must be finite. Fix or drop those examples.", (index, tf.reduce_sum(tf.cast(~finite, tf.int64)))))
+                "must be finite. Fix or drop those examples.",
+                (index, tf.reduce_sum(tf.cast(~finite, tf.int64))))))
         # Wide types: num_classes=1000 does not fit uint8, and bool labels do not compare.
         ids = tf.cast(tf.reshape(labels, [-1]),
                       tf.float64 if labels.dtype.is_floating else tf.int64)
@@ -222,9 +225,9 @@ def check_every_batch(data, *, num_classes, model_name):
         ok = ~tf.reduce_any(bad_ids()) if ids.dtype.is_floating else \
             (tf.reduce_min(ids) >= 0) & (tf.reduce_max(ids) < num_classes)
 
-        def message():
+        def failure():
             bad = bad_ids()
-            return tf.strings.format(
+            return False, tf.strings.format(
                 where + " has label {} at position {} ({} of {} labels in the batch), "
                 f"which is no class id 0..{num_classes - 1} of {model_name} with "
                 f"{num_classes} classes. Fix or drop those examples, or pass num_classes= "
@@ -232,7 +235,7 @@ def check_every_batch(data, *, num_classes, model_name):
                 (index, tf.boolean_mask(ids, bad)[0], tf.where(bad)[0, 0],
                  tf.reduce_sum(tf.cast(bad, tf.int64)), tf.size(ids)))
 
-        return _fail_unless(ok, message)
+        return _fail_unless(ok, failure)
 
     def check(index, batch):
         images, labels = batch[0], batch[1]
@@ -247,16 +250,17 @@ def check_every_batch(data, *, num_classes, model_name):
     return dataclasses.replace(data, data=dataset.prefetch(tf.data.AUTOTUNE))
 
 
-def _fail_unless(ok, message):
-    """Returns a tensor that fails with `message()` when `ok` is False.
+def _fail_unless(ok, failure):
+    """Returns a tensor that fails when `ok` is False and `failure()` confirms it.
 
-    `message` is only run (in a `tf.cond` branch) when the check fails, so a passing
-    batch costs no more than computing `ok`.
+    `failure` returns `(exact ok, message)`; it only runs (in a `tf.cond` branch) when
+    the quick check `ok` fails, so a passing batch costs no more than computing `ok`.
     """
     import tensorflow as tf
 
     def fail():
-        with tf.control_dependencies([tf.debugging.Assert(False, [message()])]):
+        exact_ok, message = failure()
+        with tf.control_dependencies([tf.debugging.Assert(exact_ok, [message])]):
             return tf.constant(False)
 
     return tf.cond(ok, lambda: tf.constant(True), fail)
