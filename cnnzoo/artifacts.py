@@ -6,7 +6,13 @@ The one place where a path becomes a model. It sits above `cnnzoo.training` and
 what a path means. What a workdir and an export hold is named in `cnnzoo.layouts`.
 """
 
+import json
+import os
 import pathlib
+import re
+import traceback
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -67,16 +73,69 @@ def find_artifact(path, *, exports=True):
     return "keras", path
 
 
+# What a `.keras` file (a zip archive) holds for Keras to rebuild the model.
+KERAS_CONFIG = "config.json"
+
+
+def check_keras_file(path):
+    """Returns the model config in the `.keras` file at `path`, read without Keras.
+
+    Keras says "File not found" of a `.keras` file that is not a complete zip archive (a
+    download or copy cut short), and fails deep inside of a config that is not JSON.
+
+    Raises:
+        ValueError: not a zip archive, no `config.json`, or a config that is not a JSON
+            object naming a class; the message names the file.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read(KERAS_CONFIG))
+    except (zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{str(path)!r} is not a complete .keras file ({error}): it was "
+                         "cut short or is corrupt. Copy or save it again.") from None
+    except KeyError:
+        raise ValueError(f"{str(path)!r} is a zip archive without {KERAS_CONFIG}, so not a "
+                         "Keras model; save one with model.save('model.keras').") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{str(path)!r} holds a {KERAS_CONFIG} that is not JSON ({error}); "
+                         "the file is corrupt. Save the model again.") from None
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"{str(path)!r} holds a {KERAS_CONFIG} that is not a Keras model "
+                         f"config (a JSON object with a class_name); received a "
+                         f"{type(config).__name__}. Save the model again.")
+    return config
+
+
+def _raised_by_keras(error):
+    """Whether `error` was raised in Keras's code rather than cnnzoo's (or Python's)."""
+    import keras
+
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and frames[-1].filename.startswith(os.path.dirname(keras.__file__))
+
+
 def _load_keras(path, *, compile):
     import keras
 
     import cnnzoo.models  # noqa: F401  Registers cnnzoo's layers and losses for Keras.
 
+    if str(path).endswith(".keras"):
+        check_keras_file(path)
     try:
         return keras.saving.load_model(path, compile=compile)
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{str(path)!r} could not be loaded as a Keras model: {error}") \
-            from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        reason = str(error)
+    except KeyError as error:
+        reason = f"its config lacks the entry {error}"
+    except TypeError as error:
+        # Keras's deserializer raises TypeError for a config naming a class it will not
+        # load (unknown, or from a module outside Keras) or holding malformed entries: the
+        # file's fault. A TypeError raised in cnnzoo's own code is a bug: it propagates.
+        if not _raised_by_keras(error):
+            raise
+        reason = re.split(r"\s*Full (?:object )?config:", str(error))[0]
+    raise ValueError(f"{str(path)!r} could not be loaded as a Keras model: {reason}") \
+        from None
 
 
 def load_model(path, *, compile=True):

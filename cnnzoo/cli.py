@@ -1,11 +1,19 @@
 """The `cnnzoo` command line: each command is a thin call into the library.
 
-User errors (bad arguments, missing files, models that refuse an input) print one line
-and exit with status 2; anything else is a bug and keeps its traceback.
+User errors print one line and exit with status 2: bad arguments, missing or corrupt
+files, models that refuse an input (the library's `ValueError`s), and a machine that
+cannot do what was asked (`OSError`: a read-only folder, a full disk, a port in use;
+TensorFlow's `ResourceExhaustedError`: out of disk or memory). Anything else (a
+`TypeError`, an `AttributeError`...) is a bug and keeps its traceback; `-v` also shows the
+traceback of a user error.
 """
 
 import argparse
+import errno
+import os
+import re
 import sys
+import traceback
 
 
 class UserError(Exception):
@@ -59,6 +67,69 @@ def _one_line(error):
     return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
+# What to do about an `OSError` the system raised, by its errno.
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space or write to another disk, then run the command again",
+    errno.EDQUOT: "free some space or write elsewhere, then run the command again",
+    errno.EROFS: "choose a folder on a writable file system",
+    errno.EACCES: "check the permissions, or choose another path",
+    errno.EPERM: "check the permissions, or choose another path",
+    errno.EADDRINUSE: "choose another --port (0 picks a free one)",
+}
+
+
+def _os_error_line(error):
+    """Returns one line for an `OSError`: what failed, on which path, and what to do."""
+    from cnnzoo.atomic import is_leftover
+
+    if error.strerror is None:  # Raised with a message of its own, which says it all.
+        return _one_line(error)
+    where = None if error.filename is None else os.fsdecode(error.filename)
+    if where is not None and is_leftover(os.path.basename(where)):
+        where = os.path.dirname(where)  # An atomic writer's temporary: name its folder.
+    line = error.strerror if where is None else f"{error.strerror}: {where!r}"
+    hint = _OS_ERROR_HINTS.get(error.errno)
+    return f"{line}; {hint}." if hint else f"{line}."
+
+
+def _resource_line(error):
+    """Returns one line for TensorFlow's `ResourceExhaustedError` (out of disk or memory)."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "",
+                  _one_line(getattr(error, "message", error)))
+    if "No space left on device" in text:
+        return f"{text}; {_OS_ERROR_HINTS[errno.ENOSPC]}."
+    return f"out of memory: {text}; use a smaller --batch-size or model."
+
+
+def _user_error_types():
+    """Returns the exception types a command reports as one line (see the module doc)."""
+    types = (UserError, ValueError, OSError, FloatingPointError)
+    tensorflow = sys.modules.get("tensorflow")  # Only when the command has loaded it.
+    if tensorflow is not None:
+        types += (tensorflow.errors.ResourceExhaustedError,)
+    return types
+
+
+def _error_line(error):
+    """Returns the one line that reports `error`, one of `_user_error_types()`."""
+    if isinstance(error, OSError):
+        return _os_error_line(error)
+    if isinstance(error, (UserError, ValueError, FloatingPointError)):
+        return _one_line(error)
+    return _resource_line(error)
+
+
+def _check_output_file(path, option):
+    """Refuses an `option` path that exists and is no regular file (a folder, a device).
+
+    Files are written atomically, by replacing what is there: a device such as /dev/null
+    would be replaced by a regular file, and a folder cannot be.
+    """
+    if path and os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"{option} {path!r} exists and is not a regular file; give the path "
+                        "of a file to write.")
+
+
 def _run_train(args):
     from cnnzoo.job import train_job
 
@@ -73,8 +144,6 @@ def _run_train(args):
                   distribute=args.distribute, mixed_precision=args.mixed_precision,
                   recipe_changes=changes,
                   verbose=1 if sys.stdout.isatty() else 2)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
-        raise UserError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise UserError("interrupted; run the same command again to resume after the last "
                         "finished epoch") from None
@@ -171,14 +240,12 @@ def _run_evaluate(args):
         raise UserError("--split validation is the share of the training split that training "
                         "held out: pass that share with --validation-split (0.1 unless the "
                         "run changed it) and the run's --seed, if it had one.")
-    try:
-        model = load_model(args.model_path)
-        data = load_split(args.dataset, args.split, data_dir=args.data_dir,
-                          batch_size=args.batch_size, limit=args.limit,
-                          validation_split=args.validation_split or 0.0, seed=args.seed)
-        result = evaluate(model, data, tta=args.tta)
-    except (ValueError, FileNotFoundError) as error:
-        raise UserError(_one_line(error)) from None
+    _check_output_file(args.output, "--output")
+    model = load_model(args.model_path)
+    data = load_split(args.dataset, args.split, data_dir=args.data_dir,
+                      batch_size=args.batch_size, limit=args.limit,
+                      validation_split=args.validation_split or 0.0, seed=args.seed)
+    result = evaluate(model, data, tta=args.tta)
     print(result["report"])
     if args.output:
         write_json(args.output, result)
@@ -224,7 +291,7 @@ def _run_export(args):
                                overwrite=args.overwrite, class_names=class_names,
                                metadata=metadata if saved_model else None,
                                version=args.version)
-    except (OSError, ImportError) as error:  # An existing target, a parent that is a file.
+    except ImportError as error:  # ONNX export without its packages.
         raise UserError(str(error)) from None
     print(f"exported {metadata['model']} as {args.format} to {written}")
 
@@ -257,14 +324,16 @@ def _run_predict(args):
     import pathlib
 
     from cnnzoo.export import load_exported
+    from cnnzoo.image_header import check_image_size
 
     predictor = load_exported(args.export)
     files = [pathlib.Path(name) for name in args.images]
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(f"no image file {str(file)!r}.")
-    ids, names, probabilities = predictor.top_k([f.read_bytes() for f in files],
-                                                k=args.top_k)
+    # Each header is checked before anything is decoded: one image may declare gigapixels.
+    images = [check_image_size(f.read_bytes(), name=str(f)) for f in files]
+    ids, names, probabilities = predictor.top_k(images, k=args.top_k)
     for index, file in enumerate(files):
         labels = names[index] if names else [str(i) for i in ids[index]]
         ranked = ", ".join(f"{label} {p:.3f}" for label, p in zip(labels, probabilities[index]))
@@ -297,12 +366,7 @@ def _port(text):
 def _run_serve(args):
     from cnnzoo.serve import serve
 
-    try:
-        serve(args.export, host=args.host, port=args.port, model_name=args.model_name)
-    except FileNotFoundError:
-        raise
-    except OSError as error:  # The port is taken, or not ours to bind.
-        raise UserError(f"cannot listen on {args.host}:{args.port}: {error}") from None
+    serve(args.export, host=args.host, port=args.port, model_name=args.model_name)
 
 
 def _add_serve_command(subparsers):
@@ -323,11 +387,9 @@ def _add_serve_command(subparsers):
 def _run_explain(args):
     from cnnzoo.explain import explain
 
-    try:
-        result = explain(args.model, args.image, out=args.out, target=args.target,
-                         layer=args.layer, top_k=args.top_k)
-    except (ValueError, FileNotFoundError) as error:
-        raise UserError(_one_line(error)) from None
+    _check_output_file(args.out, "--out")
+    result = explain(args.model, args.image, out=args.out, target=args.target,
+                     layer=args.layer, top_k=args.top_k)
     ranked = ", ".join(f"{name} {p:.3f}" for name, p in result["top_classes"])
     print(f"{args.image}: {ranked}")
     print(f"Grad-CAM for {result['class_name']!r} at layer {result['layer']}: wrote "
@@ -370,8 +432,6 @@ def _run_finetune(args):
                      limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                      verbose=1 if sys.stdout.isatty() else 2,
                      **{key: value for key, value in settings.items() if value is not None})
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
-        raise UserError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise UserError("interrupted; run the same command again to resume") from None
 
@@ -443,8 +503,10 @@ def main(argv=None):
         quiet_tensorflow_logs()
     try:
         args.handler(args)
-    except (UserError, ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"cnnzoo {args.command}: error: {error}", file=sys.stderr)
+    except _user_error_types() as error:  # Evaluated once the command has run.
+        if args.verbose:
+            traceback.print_exc()
+        print(f"cnnzoo {args.command}: error: {_error_line(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -110,5 +110,5 @@ def check_image_size(data, *, max_pixels=MAX_IMAGE_PIXELS, name="the image"):
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageTooLargeError(
             f"{name} is {size[0]}x{size[1]} pixels; the limit is {max_pixels:,} pixels "
-            f"(e.g. 4096x4096). Resize it before sending it.")
+            f"(e.g. 4096x4096). Resize it first.")
     return data

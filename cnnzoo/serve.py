@@ -373,12 +373,16 @@ def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose
         ValueError: a host that is not loopback, a port outside 0-65535, or `export` is
             not a cnnzoo SavedModel.
         FileNotFoundError: nothing at `export`.
-        OSError: the port is taken.
+        OSError: the port is taken or not ours to bind (the message says which).
     """
     check_loopback(host)
     check_port(port)
     service = ModelService(export, model_name=model_name)
-    return DevServer((host, port), service, verbose=verbose)
+    try:
+        return DevServer((host, port), service, verbose=verbose)
+    except OSError as error:  # Said apart from the export's own errors, which name a file.
+        raise OSError(error.errno, f"cannot listen on {host}:{port}: "
+                                   f"{error.strerror or error}") from None
 
 
 def serve(export, *, host="127.0.0.1", port=8501, model_name=None, say=print):

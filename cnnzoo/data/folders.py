@@ -2,15 +2,21 @@
 
 Every file is checked by name and by its first bytes before Keras's
 `image_dataset_from_directory` (which does the decoding and resizing) sees it,
-so an empty class folder or a stray non-image file is a clear error naming the
-path rather than a TensorFlow decode error deep inside a pipeline.
+so an empty class folder, a stray non-image file or an image declaring more
+pixels than `cnnzoo.image_header.MAX_IMAGE_PIXELS` (a decompression bomb) is a
+clear error naming the path rather than a TensorFlow decode error deep inside a
+pipeline or gigabytes of memory; a file that fails to decode all the same
+(its data cut short) is named too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
+
+from cnnzoo.image_header import ImageTooLargeError, check_image_size
 
 __all__ = ["ImageFolderError", "list_image_folder", "read_image_folder", "SPLIT_FOLDERS"]
 
@@ -42,8 +48,9 @@ def list_image_folder(root: str) -> tuple[tuple[str, ...], dict[str, list[str]]]
 
     Raises:
         ImageFolderError: no class sub-folders, an empty class folder, a file
-            without an image extension, or a file whose bytes do not match its
-            extension.
+            without an image extension, a file whose bytes do not match its
+            extension, or one whose header declares more pixels than
+            `cnnzoo.image_header.MAX_IMAGE_PIXELS`.
     """
     classes = [n for n in _visible(os.listdir(root)) if os.path.isdir(os.path.join(root, n))]
     if not classes:
@@ -66,12 +73,18 @@ def list_image_folder(root: str) -> tuple[tuple[str, ...], dict[str, list[str]]]
                     f"{path} is not an image file (extension {ext or 'none'!r}); image "
                     f"folders may hold only {sorted(_IMAGE_MAGIC)} files. Move it out.")
             with open(path, "rb") as f:
-                head = f.read(8)
+                head = f.read(65536)  # Where `image_size` looks for the header.
             if not head.startswith(_IMAGE_MAGIC[ext]):
                 raise ImageFolderError(
                     f"{path} is named like a {ext} image but its contents are not "
-                    f"(first bytes {head.hex() or 'empty'}); the file is corrupt. "
+                    f"(first bytes {head[:8].hex() or 'empty'}); the file is corrupt. "
                     f"Replace or remove it.")
+            try:
+                check_image_size(head, name=path)
+            except ImageTooLargeError as error:
+                raise ImageFolderError(f"{error} A header declaring that many pixels may "
+                                       "be a decompression bomb; remove it if unsure.") \
+                    from None
         files[name] = entries
     return tuple(classes), files
 
@@ -95,13 +108,39 @@ def _is_gray(path: str) -> bool:
                     palette = np.asarray(image.getpalette() or [0, 0, 0]).reshape(-1, 3)
                     return bool(np.all(palette == palette[:, :1]))
                 return image.mode in _GRAY_MODES
-        except (OSError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            # PIL.UnidentifiedImageError is an OSError.
             raise ImageFolderError(f"{path} cannot be read as an image ({err}); the file is "
                                    f"corrupt. Replace or remove it.") from None
+    return int(_decode(path).shape[-1]) < 3
+
+
+def _decode(path: str):
+    """Returns the image in `path` decoded by TensorFlow, as the folder reader decodes it.
+
+    Raises:
+        ImageFolderError: TensorFlow cannot decode it; the message names `path`.
+    """
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
-    return int(image.shape[-1]) < 3
+    try:
+        return tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+    except tf.errors.InvalidArgumentError as err:
+        reason = re.sub(r"\{\{[^}]*\}\}|\[Op:.*", "", str(err.message)).strip()
+        raise ImageFolderError(f"{path} cannot be decoded as an image ({reason}); the file "
+                               f"is corrupt or cut short. Replace or remove it.") from None
+
+
+def _name_undecodable(files: dict[str, list[str]], error) -> None:
+    """Raises the `ImageFolderError` naming the file behind a decode `error` in the pipeline.
+
+    `image_dataset_from_directory`'s error does not say which file failed; decoding each
+    file again (only on this failure path) finds it. Re-raises `error` if none fails.
+    """
+    for paths in files.values():
+        for path in paths:
+            _decode(path)
+    raise error
 
 
 def _color_mode(files: dict[str, list[str]]) -> str:
@@ -130,7 +169,7 @@ def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
         int32 `(N,)`, and the class names in label order.
 
     Raises:
-        ImageFolderError: see `list_image_folder`.
+        ImageFolderError: see `list_image_folder`; also a file TensorFlow cannot decode.
         ValueError: `color_mode` is not None, "grayscale" or "rgb".
     """
     import keras
@@ -141,9 +180,7 @@ def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
                          f"1 or 3 channels); received color_mode={color_mode!r}.")
     class_names, files = list_image_folder(root)
     if image_size is None:
-        first = tf.io.decode_image(tf.io.read_file(files[class_names[0]][0]),
-                                   expand_animations=False)
-        image_size = tuple(int(d) for d in first.shape[:2])
+        image_size = tuple(int(d) for d in _decode(files[class_names[0]][0]).shape[:2])
     if color_mode is None:
         color_mode = _color_mode(files)
     dataset = keras.utils.image_dataset_from_directory(
@@ -151,7 +188,10 @@ def read_image_folder(root: str, *, image_size: tuple[int, int] | None = None,
         color_mode=color_mode, batch_size=None, image_size=tuple(image_size),
         shuffle=False, verbose=False)
     images, labels = [], []
-    for x, y in dataset.batch(1024).as_numpy_iterator():
-        images.append(np.clip(np.round(x), 0, 255).astype(np.uint8))
-        labels.append(y.astype(np.int32))
+    try:
+        for x, y in dataset.batch(1024).as_numpy_iterator():
+            images.append(np.clip(np.round(x), 0, 255).astype(np.uint8))
+            labels.append(y.astype(np.int32))
+    except tf.errors.InvalidArgumentError as error:
+        _name_undecodable(files, error)
     return np.concatenate(images), np.concatenate(labels), class_names

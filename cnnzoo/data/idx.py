@@ -139,6 +139,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         data = _inflate(path, data)
     dtype, shape, header_length, expected = _header(path, data)
     _check_length(path, shape, expected, len(data) - header_length)
+    # An empty shape passes the length check whatever its other dimensions; NumPy refuses
+    # one whose non-zero dimensions multiply past its index range.
+    if math.prod(d for d in shape if d) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise IdxFormatError(
+            f"{path} declares shape {shape}, which no array can have; it is corrupt or "
+            f"crafted. Download it again.")
     array = np.frombuffer(data, dtype, offset=header_length).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
