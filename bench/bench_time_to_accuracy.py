@@ -80,7 +80,8 @@ def _test_clock(test, tta, start, rows, say):
 
 
 def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=None,
-                     limit=None, seed=0, thresholds=THRESHOLDS, say=print):
+                     limit=None, seed=0, mixed_precision="auto", thresholds=THRESHOLDS,
+                     say=print):
     """Trains `model_name` with its recipe, evaluating on the test split after each epoch.
 
     Args:
@@ -91,6 +92,7 @@ def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=Non
         epochs: the recipe's epochs unless given.
         limit: use only the first `limit` images of each split.
         seed: the run's seed.
+        mixed_precision: `fit`'s setting ("auto": as `cnnzoo train`).
         thresholds: test accuracies (fractions) to time.
 
     Returns:
@@ -123,7 +125,7 @@ def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=Non
     clock = _test_clock(test, tta, start, rows, say)
     fit(model_name, train, validation, epochs=recipe.epochs, workdir=workdir, seed=seed,
         run_info={"recipe": dataclasses.asdict(recipe), "dataset": info.name},
-        callbacks=[clock], verbose=0, **recipe.fit_kwargs())
+        mixed_precision=mixed_precision, callbacks=[clock], verbose=0, **recipe.fit_kwargs())
     return {"model": model_name, "recipe": dataclasses.asdict(recipe), "dataset": info.name,
             "rows": rows, "reached": first_reached(rows, thresholds),
             "seconds": time.perf_counter() - start - clock.paused}
@@ -187,6 +189,9 @@ def main(argv=None, *, say=print):
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--epochs", type=int, help="override the recipes' epochs")
     parser.add_argument("--limit", type=int, help="only the first N images of each split")
+    parser.add_argument("--mixed-precision", default="auto",
+                        choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                        help="fit's dtype policy (default: auto, as cnnzoo train)")
     parser.add_argument("--runs", help="keep the run directories in this folder (default: a "
                                        "temporary folder, deleted)")
     parser.add_argument("--output", help="also write the results as JSON to this file")
@@ -207,7 +212,7 @@ def main(argv=None, *, say=print):
             say(f"{name}:")
             results.append(time_to_accuracy(name, workdir=runs / name, dataset=args.dataset,
                                             epochs=_epochs(name, args), limit=args.limit,
-                                            say=say))
+                                            mixed_precision=args.mixed_precision, say=say))
     say(f"time to test accuracy (seconds from loading the data, per-epoch test evaluations "
         f"excluded; ce: classic epochs; e: epoch){' [quick]' if args.quick else ''}")
     say(format_table(results, classic))
@@ -215,7 +220,7 @@ def main(argv=None, *, say=print):
         from cnnzoo.atomic import write_atomically
 
         record = {"machine": describe_machine()["machine"], "classic_epoch_seconds": classic,
-                  "quick": args.quick, "results": [
+                  "quick": args.quick, "mixed_precision": args.mixed_precision, "results": [
                       {**r, "reached": {f"{t:.2f}": row for t, row in r["reached"].items()}}
                       for r in results]}
         write_atomically(args.output, json.dumps(record, indent=1) + "\n")

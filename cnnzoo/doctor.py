@@ -13,7 +13,8 @@ The cache, `doctor.json` in `$CNNZOO_CACHE_DIR` (default `$XDG_CACHE_HOME/cnnzoo
 Keras and the backend's library: a finding from another machine, GPU or TensorFlow release
 is never applied, so a home folder shared between machines is safe.
 
-Only the standard library is imported here; Keras and TensorFlow load when `diagnose` runs.
+Only the standard library (and `cnnzoo.atomic`) is imported here; Keras and TensorFlow
+load when a function needs them.
 """
 
 import dataclasses
@@ -41,7 +42,6 @@ MIN_GAIN = 1.05
 # The pipeline keeps ahead of training by this factor, or is reported as too close: on a
 # CPU both share the cores, so a pipeline only a little faster still slows every step.
 PIPELINE_MARGIN = 3.0
-_BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,11 +127,15 @@ class DoctorResult:
         if not measured:
             return None
         fastest = max(measured, key=lambda t: t.images_per_second)
-        rule = next((t for t in measured
-                     if (t.mixed_precision, t.jit_compile) == self.default), None)
+        rule = self._rule_timing()
         if rule is not None and fastest.images_per_second < MIN_GAIN * rule.images_per_second:
             return rule
         return fastest
+
+    def _rule_timing(self):
+        """Returns the `Timing` of the device's rule, or None when it failed."""
+        return next((t for t in self.timings if t.images_per_second
+                     and (t.mixed_precision, t.jit_compile) == self.default), None)
 
     @property
     def pipeline_ratio(self):
@@ -167,8 +171,7 @@ class DoctorResult:
                  f"batch {self.batch_size} at {shape}, median of {self.repeats} alternated "
                  f"repeats of {self.steps} steps",
                  f"{'settings':<30} {'img/s':>9} {'vs rule':>8}"]
-        rule = next((t for t in self.timings if t.images_per_second
-                     and (t.mixed_precision, t.jit_compile) == self.default), None)
+        rule = self._rule_timing()
         for timing in self.timings:
             if timing.images_per_second is None:
                 lines.append(f"{timing.label:<30} {'failed':>9}  {timing.error}")
@@ -271,7 +274,7 @@ def machine_key(model_name):
     backend = keras.backend.backend()
     return {"model": model_name, "backend": backend, "device": _device(),
             "keras": keras.__version__,
-            "backend_version": _version(_BACKEND_LIBRARIES.get(backend, backend))}
+            "backend_version": _version(backend)}  # The backends' packages bear their names.
 
 
 def cache_path():
@@ -416,8 +419,8 @@ def _timed(run):
 
 
 def _pipeline_run(images, labels, batch_size):
-    """Returns `(run, note)`: a function drawing as many augmented batches as `images`
-    fill, or None and why the pipeline cannot run here."""
+    """Returns `(run, note)`: a function returning the seconds the input pipeline takes to
+    deliver as many augmented batches as `images` fill, or None and why it cannot run."""
     try:
         from cnnzoo.data import load_dataset
 
@@ -425,16 +428,21 @@ def _pipeline_run(images, labels, batch_size):
                                   shuffle=True, seed=0)
     except ImportError as error:  # JAX machines without TensorFlow have no tf.data.
         return None, f"the input pipeline needs TensorFlow ({error})"
-    # One iterator throughout, as training draws from one: the steady rate, without the
-    # start-up of a new pass (shuffling, prefetch threads) in every timed repeat.
-    batches = iter(dataset.repeat())
+    dataset = dataset.repeat()
     steps = -(-len(images) // batch_size)
 
-    def draw():
+    def run():
+        # A fresh iterator each time: one kept between repeats would fill its prefetch
+        # buffer while training is timed, and be timed handing over finished batches. Its
+        # first batch (threads starting) is not timed: a training run starts them once.
+        batches = iter(dataset)
+        next(batches)
+        start = time.perf_counter()
         for _ in range(steps):
             next(batches)
+        return time.perf_counter() - start
 
-    return draw, None
+    return run, None
 
 
 def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
@@ -445,7 +453,8 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
     optimizer), traces it with two steps, then the contenders take turns: each repeat
     runs `steps` training steps of every combination from random raw pixels, then one
     pass of the input pipeline over as many random uint8 images with the `standard`
-    augmentation. A combination that fails to build or train is reported, not raised.
+    augmentation. A combination that fails to train (an op XLA cannot compile, say) is
+    reported, not raised.
 
     Args:
         model_name: a registry name.
@@ -466,7 +475,6 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
         ValueError: an unknown model, steps, repeats or batch_size not positive
             integers, an input shape the model refuses, or an unknown mixed-precision
             policy in `combinations`.
-
     """
     for name, value in (("steps", steps), ("repeats", repeats), ("num_classes", num_classes)):
         _check_positive(name, value)
@@ -518,7 +526,7 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
             verbose=0)
     pipeline, pipeline_note = _pipeline_run(pixels, labels, batch_size)
     if pipeline is not None:
-        pipeline()  # Warm-up: tracing and autotuning.
+        pipeline()  # Warm-up: tracing.
 
     seconds = {combination: [] for combination in runs}
     pipeline_seconds = []
@@ -527,7 +535,7 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
         for combination, run in runs.items():
             seconds[combination].append(_timed(run))
         if pipeline is not None:
-            pipeline_seconds.append(_timed(pipeline))
+            pipeline_seconds.append(pipeline())
 
     timings = tuple(
         Timing(policy, jit, count / statistics.median(seconds[policy, jit]),
