@@ -10,7 +10,6 @@ import platform
 
 import keras
 
-from cnnzoo.atomic import remove_stale_leftovers
 from cnnzoo.pixels import warn_if_scaled
 from cnnzoo.training import callbacks as run_callbacks
 from cnnzoo.training import inputs
@@ -105,8 +104,6 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         train_data.info.name if train_data.info is not None else None)
     workdir = _worker_dir(pathlib.Path(workdir), strategy)
     with workdir_lock(workdir):
-        # Whatever a killed run left half-written here is stale: we hold the workdir.
-        remove_stale_leftovers(workdir, exclusive=True)
         done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs,
                                        dataset=dataset, new_data=new_data)
         compile_settings = _compile_settings(

@@ -14,6 +14,7 @@ import socket
 import threading
 import warnings
 
+from cnnzoo.atomic import remove_stale_leftovers
 from cnnzoo.layouts.run_dir import LOCK_FILE
 
 # The thread holding each lock this process holds, by workdir: `fit` inside `train_job`
@@ -31,7 +32,10 @@ def workdir_lock(workdir):
     """Holds the lock of `workdir` (created if missing) while the body runs.
 
     Re-entrant within one thread: `train_job` holds it around `fit`, which takes it again.
-    A workdir this call created is removed again if nothing was written into it.
+    On taking it, the temporaries that killed writers left in the workdir are removed, and
+    a backup folder moved aside mid-swap is moved back (see
+    `cnnzoo.atomic.remove_stale_leftovers`). A workdir this call created is removed again
+    if nothing was written into it.
 
     Args:
         workdir: the run directory.
@@ -72,6 +76,8 @@ def workdir_lock(workdir):
     with _held_guard:
         _held[key] = threading.get_ident()
     try:
+        # Whatever a killed writer left half-written here is stale now that we hold it.
+        remove_stale_leftovers(workdir, exclusive=True)
         yield workdir
     finally:
         with _held_guard:
