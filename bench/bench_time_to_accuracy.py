@@ -98,11 +98,13 @@ def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=Non
     Returns:
         A dict: `model`, `recipe` (its fields), `dataset`, `rows` (per epoch: `epoch`,
         `seconds`, `accuracy` as the recipe evaluates it, `single_view_accuracy`),
-        `reached` (`first_reached`), and `seconds` (the whole run, evaluations excluded).
+        `reached` (`first_reached`), `seconds` (the whole run, evaluations excluded), and
+        `settings`: the `mixed_precision` and `jit_compile` `fit` resolved (from run.json).
 
     Raises:
         FileExistsError: `workdir` exists.
-        ValueError, DatasetNotFoundError: bad arguments or data (see `cnnzoo.train_job`).
+        ValueError, DatasetNotFoundError: bad arguments or data (see
+            `cnnzoo.job.train_job`).
     """
     import dataclasses
 
@@ -110,6 +112,7 @@ def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=Non
     from cnnzoo.job import load_training_data
     from cnnzoo.training.fit import fit
     from cnnzoo.training.recipes import get_recipe
+    from cnnzoo.training.workdir import read_run
 
     workdir = pathlib.Path(workdir)
     if workdir.exists():
@@ -126,14 +129,25 @@ def time_to_accuracy(model_name, *, workdir, dataset="fashion_mnist", epochs=Non
     fit(model_name, train, validation, epochs=recipe.epochs, workdir=workdir, seed=seed,
         run_info={"recipe": dataclasses.asdict(recipe), "dataset": info.name},
         mixed_precision=mixed_precision, callbacks=[clock], verbose=0, **recipe.fit_kwargs())
+    seconds = time.perf_counter() - start - clock.paused
+    training = read_run(workdir)["training"]
+    settings = {key: training[key] for key in ("mixed_precision", "jit_compile")}
+    say(f"  trained with mixed_precision={settings['mixed_precision']!r}, "
+        f"jit_compile={settings['jit_compile']}")
     return {"model": model_name, "recipe": dataclasses.asdict(recipe), "dataset": info.name,
-            "rows": rows, "reached": first_reached(rows, thresholds),
-            "seconds": time.perf_counter() - start - clock.paused}
+            "rows": rows, "reached": first_reached(rows, thresholds), "seconds": seconds,
+            "settings": settings}
 
 
-def _recipe_words(recipe):
-    return (f"{recipe['optimizer']} {recipe['learning_rate']:g} {recipe['schedule']}, batch "
-            f"{recipe['batch_size']}, {recipe['augment'] or 'no'} aug, {recipe['epochs']} ep")
+def _recipe_words(result):
+    recipe, settings = result["recipe"], result.get("settings") or {}
+    words = (f"{recipe['optimizer']} {recipe['learning_rate']:g} {recipe['schedule']}, batch "
+             f"{recipe['batch_size']}, {recipe['augment'] or 'no'} aug, {recipe['epochs']} ep")
+    if settings.get("mixed_precision", "float32") != "float32":
+        words += f", {settings['mixed_precision']}"
+    if settings.get("jit_compile"):
+        words += ", XLA"
+    return words
 
 
 def _when(row, classic):
@@ -144,14 +158,14 @@ def _when(row, classic):
 
 
 def format_table(results, classic=None, thresholds=THRESHOLDS):
-    """Returns the results as an aligned text table: per model its recipe, best test
-    accuracy, and the time (seconds, classic epochs when `classic` seconds are given, and
+    """Returns the results as an aligned text table: per model its recipe (with mixed
+    precision and XLA where on), best test accuracy, and the time (seconds, classic epochs when `classic` seconds are given, and
     epoch) at which each threshold was first reached ("-": never)."""
     header = ["model", "recipe", "best"] + [f"{t:.0%}" for t in thresholds]
     lines = [header]
     for result in results:
         best = max((row["accuracy"] for row in result["rows"]), default=float("nan"))
-        lines.append([result["model"], _recipe_words(result["recipe"]), f"{best:.2%}"]
+        lines.append([result["model"], _recipe_words(result), f"{best:.2%}"]
                      + [_when(result["reached"][t], classic) for t in thresholds])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
@@ -179,6 +193,7 @@ def _epochs(name, args):
     if args.epochs or not args.quick:
         return args.epochs
     from cnnzoo.training.recipes import get_recipe
+    from cnnzoo.training.workdir import read_run
 
     return max(QUICK["epochs"], get_recipe(name).warmup_epochs + 1)
 

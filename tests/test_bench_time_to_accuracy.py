@@ -18,6 +18,8 @@ def test_quick_mode_trains_evaluates_each_epoch_and_prints_the_table(tmp_path):
     assert row["epoch"] == 1 and 0 < row["seconds"] <= result["seconds"]
     assert 0.0 <= row["accuracy"] <= 1.0
     assert result["reached"] == first_reached(result["rows"])
+    assert result["settings"]["mixed_precision"] in ("float32", "mixed_float16",
+                                                     "mixed_bfloat16")
     header, table_row = lines[-1].splitlines()
     assert header.split() == ["model", "recipe", "best", "91%", "93%", "94%", "95%"]
     assert table_row.startswith("mnist_cnn") and f"{row['accuracy']:.2%}" in table_row
@@ -37,11 +39,13 @@ def test_a_threshold_is_first_reached_at_the_first_epoch_at_or_above_it():
         0.91: 2, 0.93: 2, 0.94: 4, 0.95: None}
     recipe = {"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine",
               "batch_size": 256, "augment": None, "epochs": 4}
-    table = format_table([{"model": "m", "recipe": recipe, "rows": rows, "reached": reached}],
-                         classic=8.0)
+    table = format_table([{"model": "m", "recipe": recipe, "rows": rows, "reached": reached,
+                           "settings": {"mixed_precision": "mixed_bfloat16",
+                                        "jit_compile": False}}], classic=8.0)
     line = table.splitlines()[1]
     assert line.count("20 s / 2.5 ce (e2)") == 2 and "40 s / 5.0 ce (e4)" in line
     assert "94.10%" in line and line.endswith("  -")
+    assert "no aug, 4 ep, mixed_bfloat16  " in line and "XLA" not in line
 
 
 def test_a_used_run_directory_is_refused(tmp_path):
