@@ -159,8 +159,9 @@ def _when(row, classic):
 
 def format_table(results, classic=None, thresholds=THRESHOLDS):
     """Returns the results as an aligned text table: per model its recipe (with mixed
-    precision and XLA where on), best test accuracy, and the time (seconds, classic epochs when `classic` seconds are given, and
-    epoch) at which each threshold was first reached ("-": never)."""
+    precision and XLA where on), best test accuracy, and the time at which each threshold
+    was first reached ("-": never): seconds, classic epochs when `classic` seconds are
+    given, and the epoch."""
     header = ["model", "recipe", "best"] + [f"{t:.0%}" for t in thresholds]
     lines = [header]
     for result in results:
