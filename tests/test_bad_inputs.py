@@ -306,6 +306,9 @@ ROWS = [
         DataFormatError, "records"),
     Row("cifar-python-unsafe-pickle", lambda c: cnnzoo.load_arrays(
         cifar_python_with(c, pickle.dumps(_System())), "test"), DataFormatError, "refusing"),
+    Row("npz-not-a-zip", lambda c: cnnzoo.load_arrays(
+        (lambda path: (path.write_bytes(b"PK\x03\x04 cut"), str(path))[-1])(c.path("d.npz"))),
+        DataFormatError, "d.npz"),
     Row("npz-missing-arrays", lambda c: cnnzoo.load_arrays(
         (lambda path: (np.savez(path, a=c.x), str(path))[-1])(c.path("data.npz"))),
         DataFormatError, "x_train"),
@@ -337,6 +340,9 @@ ROWS = [
         "schedule"),
     Row("fit-empty-data", lambda c: fit_tiny(c, (c.x[:0], c.y[:0])), ValueError, "0 images"),
     Row("fit-workdir-in-use", fit_while_locked, WorkdirInUseError, "workdir"),
+    Row("fit-label-out-of-range-in-a-later-batch", lambda c: fit_tiny(c, __import__(
+        "tensorflow").data.Dataset.from_tensor_slices((c.x, np.array([0, 1, 2, 0, 1, 7])))
+        .batch(3)), ValueError, "7"),
     Row("evaluate-wrong-image-shape", lambda c: cnnzoo.evaluate(
         c.model, (np.zeros((2, 9, 9, 1), np.uint8), c.y[:2])), ValueError, "shape"),
     Row("evaluate-label-out-of-range", lambda c: cnnzoo.evaluate(c.model, (c.x, c.y + 5)),
@@ -390,6 +396,8 @@ ROWS = [
         ImageInputError, "255"),
     Row("predict-nan", lambda c: c.predictor.predict(np.full((1, *SHAPE), np.nan)),
         ImageInputError, "NaN"),
+    Row("predict-scalar", lambda c: c.predictor.predict(np.uint8(0)), ImageInputError,
+        "shape"),
     Row("predict-strings", lambda c: c.predictor.predict(np.full((1, *SHAPE), "a")),
         ImageInputError, "dtype"),
     Row("predict-ragged", lambda c: c.predictor.predict([[[0]], [[0, 0]]]), ImageInputError,
@@ -460,7 +468,9 @@ ROWS = [
         "predict", c.export, (lambda p: (p.write_bytes(png_bomb()), p)[-1])(c.path("b.png"))),
         Exit(2), "5000x5000"),
     Row("cli-predict-truncated-export", lambda c: cli("predict", c.truncated_export(),
-                                                      c.keras_file), Exit(2), "variables"),
+                                                      c.keras_file), Exit(2), "truncated_export"),
+    Row("cli-evaluate-truncated-export", lambda c: cli(
+        "evaluate", c.truncated_export(), "--dataset", "digits"), Exit(2), "truncated_export"),
     Row("cli-serve-truncated-export", lambda c: cli("serve", c.truncated_export(), "--port",
                                                     "0"), Exit(2), "truncated_export"),
     Row("cli-serve-not-loopback", lambda c: cli("serve", c.export, "--host", "8.8.8.8"),
@@ -470,11 +480,14 @@ ROWS = [
         "not a regular file"),
 ]
 
-# Rows waiting for a fix in a file this module's author does not own: `load_exported`
-# lets TensorFlow's IndexError ("Read less bytes than requested") through for a SavedModel
-# whose variables file is cut short (cnnzoo/export/predictor.py must catch it).
+# Rows waiting for a fix in a file this module's author does not own, each failing today:
+# `load_exported` lets TensorFlow's IndexError ("Read less bytes than requested") through
+# for a SavedModel whose variables file is cut short (cnnzoo/export/predictor.py);
+# `_read_npz` lets np.load's BadZipFile through (cnnzoo/data/files.py); `warn_if_scaled`
+# indexes a 0-d array (IndexError, cnnzoo/pixels.py).
 _PENDING = {"load-exported-truncated-variables", "cli-predict-truncated-export",
-            "cli-serve-truncated-export"}
+            "cli-evaluate-truncated-export", "cli-serve-truncated-export", "npz-not-a-zip",
+            "predict-scalar"}
 
 
 def test_the_table_covers_the_public_surface():
@@ -486,8 +499,7 @@ def test_the_table_covers_the_public_surface():
 
 
 @pytest.mark.parametrize("row", [
-    pytest.param(row, marks=pytest.mark.xfail(strict=True, reason="needs load_exported to "
-                                                                "catch IndexError"))
+    pytest.param(row, marks=pytest.mark.xfail(strict=True, reason="a fix pending elsewhere"))
     if row.id in _PENDING else row for row in ROWS], ids=[row.id for row in ROWS])
 def test_bad_input_is_refused_clearly(row, ctx, capsys):
     if isinstance(row.expected, Http):
