@@ -158,6 +158,18 @@ def test_nan_in_one_hot_labels_of_a_later_batch_is_refused():
             list(checked.data)
 
 
+def test_float16_pixels_whose_float16_sum_overflows_pass_and_nan_fails():
+    images, labels = _arrays()
+    images = np.full_like(images, 255.0).astype("float16")  # A batch sums to 130560.
+    images[44, 0, 0, 0] = np.nan
+    data = inputs.check_every_batch(inputs.as_data(_batches(images, labels)),
+                                    num_classes=NUM_CLASSES, model_name="m")
+    with pytest.raises(ValueError, match=r"^train batch 5 .* 1 NaN .* first in image 4"):
+        with inputs.raising_batch_errors():
+            assert len(list(data.data.take(5))) == 5  # the first five batches pass
+            list(data.data)
+
+
 def test_other_errors_pass_through_the_batch_error_translation():
     with pytest.raises(tf.errors.InvalidArgumentError, match="something else"):
         with inputs.raising_batch_errors():
@@ -276,12 +288,14 @@ def test_predictor_top_k_refuses_k_before_predicting(predictor):
             predictor.top_k(np.zeros((2, 8, 8, 1), np.uint8), k=k)
 
 
-def test_predictor_names_nan_pixels(predictor):
+def test_predictor_names_nan_pixels_and_refuses_booleans(predictor):
     images = np.full((2, 8, 8, 1), 100.0)
     images[1, 2, 3, 0] = np.nan
     with pytest.raises(ImageInputError, match=r"received 1 NaN or infinite values.*"
                                               r"np\.nan_to_num"):
         predictor.predict(images)
+    with pytest.raises(ImageInputError, match=r"received dtype bool"):
+        predictor.run(np.ones((2, 8, 8, 1), bool))
 
 
 def test_predictor_run_signature_wants_a_dict(predictor):

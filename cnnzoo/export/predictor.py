@@ -82,8 +82,8 @@ class ExportedPredictor:
         Floats are taken as raw pixel values and rounded to the nearest integer.
 
         Raises:
-            ImageInputError: another rank or size, non-numeric values, NaN or infinite
-                values, or values outside [0, 255].
+            ImageInputError: another rank or size, non-numeric or boolean values, NaN or
+                infinite values, or values outside [0, 255].
         """
         expected = sigs.expected_images_message(self.input_shape)
         try:
@@ -92,7 +92,10 @@ class ExportedPredictor:
             raise ImageInputError(f"{expected}; received ragged values ({error}).") from None
         if array.dtype == np.uint8:
             pass
-        elif array.dtype.kind in "biuf":
+        elif array.dtype == bool:  # A mask passed as an image would be all but black.
+            raise ImageInputError(f"{expected}; received dtype bool. Pass pixel values, "
+                                  f"e.g. mask.astype('uint8') * 255.")
+        elif array.dtype.kind in "iuf":
             finite = np.isfinite(array)
             if not finite.all():
                 raise ImageInputError(

@@ -200,8 +200,10 @@ def check_every_batch(data, *, num_classes, model_name):
                  tf.argmin(tf.cast(per_image, tf.int8))))  # 0 when all are finite
 
         # A sum is finite when every pixel is, and costs less than is_finite on each pixel;
-        # it can also overflow (pixels near 1e38), so `failure` checks each pixel.
-        return _fail_unless(tf.math.is_finite(tf.reduce_sum(images)), failure)
+        # it can also overflow (pixels near 1e38), so `failure` checks each pixel. float16
+        # sums are taken in float32, whose range 255-valued pixels never exceed.
+        wide = images if images.dtype.size >= 4 else tf.cast(images, tf.float32)
+        return _fail_unless(tf.math.is_finite(tf.reduce_sum(wide)), failure)
 
     def labels_check(index, labels):
         if labels.shape.rank == 2 and labels.shape[-1] != 1:
