@@ -37,8 +37,11 @@ __all__ = ["DoctorResult", "Finding", "Timing", "cache_path", "diagnose", "load_
 CACHE_FILE = "doctor.json"
 CACHE_FORMAT = 1
 # A setting replaces the device's rule only when it is this much faster: closer figures
-# are within the noise of a few timed steps on a shared machine.
-MIN_GAIN = 1.05
+# are within the noise of a few timed steps on a busy machine, and not worth the other
+# numerics of a lower precision.
+MIN_GAIN = 1.10
+# The pipeline is timed over at least this many batches: fewer take a few milliseconds.
+PIPELINE_BATCHES = 100
 # The pipeline keeps ahead of training by this factor, or is reported as too close: on a
 # CPU both share the cores, so a pipeline only a little faster still slows every step.
 PIPELINE_MARGIN = 3.0
@@ -418,9 +421,9 @@ def _timed(run):
     return time.perf_counter() - start
 
 
-def _pipeline_run(images, labels, batch_size):
+def _pipeline_run(images, labels, batch_size, batch_count):
     """Returns `(run, note)`: a function returning the seconds the input pipeline takes to
-    deliver as many augmented batches as `images` fill, or None and why it cannot run."""
+    deliver `batch_count` augmented batches of `images`, or None and why it cannot run."""
     try:
         from cnnzoo.data import load_dataset
 
@@ -429,7 +432,6 @@ def _pipeline_run(images, labels, batch_size):
     except ImportError as error:  # JAX machines without TensorFlow have no tf.data.
         return None, f"the input pipeline needs TensorFlow ({error})"
     dataset = dataset.repeat()
-    steps = -(-len(images) // batch_size)
 
     def run():
         # A fresh iterator each time: one kept between repeats would fill its prefetch
@@ -438,22 +440,22 @@ def _pipeline_run(images, labels, batch_size):
         batches = iter(dataset)
         next(batches)
         start = time.perf_counter()
-        for _ in range(steps):
+        for _ in range(batch_count):
             next(batches)
         return time.perf_counter() - start
 
     return run, None
 
 
-def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
+def diagnose(model_name="mnist_cnn", *, steps=20, repeats=5, batch_size=None,
              input_shape=None, num_classes=10, combinations=None, say=None):
     """Times training of `model_name` with each sensible setting, and the input pipeline.
 
     Each combination of `candidate_settings()` builds the model (with its recipe's
     optimizer), traces it with two steps, then the contenders take turns: each repeat
-    runs `steps` training steps of every combination from random raw pixels, then one
-    pass of the input pipeline over as many random uint8 images with the `standard`
-    augmentation. A combination that fails to train (an op XLA cannot compile, say) is
+    runs `steps` training steps of every combination from random raw pixels, then draws
+    `max(steps, PIPELINE_BATCHES)` batches of random uint8 images from the input pipeline
+    with the `standard` augmentation. A combination that fails to train (an op XLA cannot compile, say) is
     reported, not raised.
 
     Args:
@@ -524,7 +526,8 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
         runs[policy, jit] = functools.partial(
             model.fit, images, labels, batch_size=batch_size, epochs=1, shuffle=False,
             verbose=0)
-    pipeline, pipeline_note = _pipeline_run(pixels, labels, batch_size)
+    pipeline_batches = max(steps, PIPELINE_BATCHES)
+    pipeline, pipeline_note = _pipeline_run(pixels, labels, batch_size, pipeline_batches)
     if pipeline is not None:
         pipeline()  # Warm-up: tracing.
 
@@ -545,6 +548,7 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=3, batch_size=None,
         model=model_name, key=machine_key(model_name), batch_size=batch_size,
         input_shape=input_shape, steps=steps, repeats=repeats, timings=timings,
         skipped=tuple(skipped), default=default,
-        pipeline_images_per_second=(count / statistics.median(pipeline_seconds)
+        pipeline_images_per_second=(pipeline_batches * batch_size /
+                                    statistics.median(pipeline_seconds)
                                     if pipeline_seconds else None),
         pipeline_note=pipeline_note)

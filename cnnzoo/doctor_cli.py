@@ -43,8 +43,8 @@ def add_doctor_command(subparsers):
                         help="a registered model (default: mnist_cnn)")
     parser.add_argument("--steps", type=int, default=20,
                         help="training steps per timed repeat (default: 20)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="alternated repeats; medians are taken (default: 3)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="alternated repeats; medians are taken (default: 5)")
     parser.add_argument("--batch-size", type=int,
                         help="images a step (default: the model's recipe's)")
     parser.add_argument("--no-save", action="store_true",

@@ -191,7 +191,7 @@ def test_the_command_prints_the_report_and_saves_unless_told_not_to(result, monk
     args.handler(args, say=lines.append)
     assert result.report() in lines and not cache_dir.exists()
     args = doctor_parser().parse_args(["doctor", MODEL, "--steps", "5"])
-    assert (args.steps, args.repeats, args.batch_size) == (5, 3, None)
+    assert (args.steps, args.repeats, args.batch_size) == (5, 5, None)
     args.handler(args, say=lines.append)
     assert load_finding(MODEL) == dataclasses.replace(result.finding(),
                                                       date=load_finding(MODEL).date)
