@@ -454,8 +454,8 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=5, batch_size=None,
     Each combination of `candidate_settings()` builds the model (with its recipe's
     optimizer), traces it with two steps, then the contenders take turns: each repeat
     runs `steps` training steps of every combination from random raw pixels, then draws
-    `max(steps, PIPELINE_BATCHES)` batches of random uint8 images from the input pipeline
-    with the `standard` augmentation. A combination that fails to train (an op XLA cannot compile, say) is
+    `max(steps, PIPELINE_BATCHES)` batches of random uint8 images from the input
+    pipeline with the `standard` augmentation. A combination that fails to train (an op XLA cannot compile, say) is
     reported, not raised.
 
     Args:
