@@ -455,8 +455,8 @@ def diagnose(model_name="mnist_cnn", *, steps=20, repeats=5, batch_size=None,
     optimizer), traces it with two steps, then the contenders take turns: each repeat
     runs `steps` training steps of every combination from random raw pixels, then draws
     `max(steps, PIPELINE_BATCHES)` batches of random uint8 images from the input
-    pipeline with the `standard` augmentation. A combination that fails to train (an op XLA cannot compile, say) is
-    reported, not raised.
+    pipeline with the `standard` augmentation. A combination that fails to train (an op
+    XLA cannot compile, say) is reported, not raised.
 
     Args:
         model_name: a registry name.
