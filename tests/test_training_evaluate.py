@@ -112,6 +112,21 @@ def test_evaluate_refuses_labels_outside_the_classes_and_missing_models(tmp_path
         cnnzoo.evaluate(tmp_path / "missing.keras", (x, y))
 
 
+def test_evaluate_checks_every_batch_of_a_dataset():
+    import tensorflow as tf
+
+    model = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3)
+    x = np.zeros((40, 8, 8, 1), "float32")
+    y = np.zeros(40, "int64")
+    x[35, 2, 2, 0] = np.nan  # in batch 4 of 8: the first batch alone looks clean
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    with pytest.raises(ValueError, match="batch 4 .* NaN or infinite"):
+        cnnzoo.evaluate(model, data)
+    y[35], x[35] = 5, 0.0
+    with pytest.raises(ValueError, match="batch 4 .* label 5"):
+        cnnzoo.evaluate(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+
+
 def test_a_workdir_with_an_export_subfolder_is_read_as_a_workdir(tmp_path):
     # Only the folder itself or its numbered version folders make it a SavedModel.
     saved = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3, compile=False)

@@ -123,12 +123,13 @@ def evaluate(model, data, *, class_names=None, batch_size=256, tta=None):
                        num_classes=num_classes, model_name=model.name, argument="data")
     class_names = tuple(class_names or data.class_names or
                         (str(i) for i in range(num_classes)))
-    probabilities, true_ids, single_view = _predict(model, data, batch_size, tta)
+    # Arrays were checked whole by `as_data`; a dataset's later batches are checked as
+    # they are read, so a NaN pixel or a stray label there is named, never averaged in.
+    data = inputs.check_every_batch(data, num_classes=num_classes, model_name=model.name)
+    with inputs.raising_batch_errors():
+        probabilities, true_ids, single_view = _predict(model, data, batch_size, tta)
     if not len(true_ids):
         raise ValueError("data has no examples to evaluate.")
-    if not data.is_arrays:  # Only the first batch's labels were checked before the pass.
-        inputs.check_model_labels(true_ids, num_classes=num_classes, model_name=model.name,
-                                  argument="data")
     predicted_ids = probabilities.argmax(-1)
     matrix = confusion_matrix(true_ids, predicted_ids, num_classes)
     clipped = np.clip(probabilities / probabilities.sum(-1, keepdims=True),
