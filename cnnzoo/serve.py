@@ -211,6 +211,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnzoo-dev-serving"
     protocol_version = "HTTP/1.1"
     timeout = IDLE_SECONDS  # A stalled client's socket is closed after this long.
+    # Buffered: a reply's head and body leave in one write (flushed after each request by
+    # `handle_one_request`), so a client's first read sees the whole of a short reply.
+    wbufsize = 64 * 1024
 
     def log_message(self, format, *args):
         if self.server.verbose:
