@@ -128,9 +128,6 @@ def test_a_finding_from_another_machine_or_version_is_ignored_and_kept(result):
                                    ("lenet5", result.key["device"])])
 
 
-@pytest.mark.xfail(strict=True, reason="cnnzoo.training.fit does not pass model_name to "
-                                       "resolve_mixed_precision/resolve_jit_compile yet; "
-                                       "remove this mark when it does")
 def test_fit_builds_with_what_the_doctor_found(result, tmp_path):
     import numpy as np
 

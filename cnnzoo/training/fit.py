@@ -58,9 +58,11 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             `make_schedule`), applied to `learning_rate`.
         early_stopping, reduce_lr_on_plateau: None or a patience in epochs.
         distribute: "auto", "none", "mirrored", "multi_worker" or a tf.distribute strategy.
-        mixed_precision: "auto" (mixed on GPUs, float32 on CPUs), "float32",
-            "mixed_float16" or "mixed_bfloat16"; applies when building by name.
-        jit_compile: "auto" (XLA on GPUs only), True or False.
+        mixed_precision: "auto" (what `cnnzoo doctor` found for the model on this machine,
+            else mixed on GPUs, float32 on CPUs), "float32", "mixed_float16" or
+            "mixed_bfloat16"; applies when building by name.
+        jit_compile: "auto" (the doctor's finding, else XLA on GPUs and on JAX, off on
+            TensorFlow CPUs), True or False.
         seed: an integer for a reproducible run (seeds and deterministic ops), or None.
         batch_size: the batch size for array data (datasets come batched).
         steps_per_epoch: cap the steps of each epoch (quick runs).
@@ -111,8 +113,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
             epochs=epochs, steps_per_epoch=steps_per_epoch or inputs.steps_per_epoch_of(
                 train_data, batch_size), reduce_lr_on_plateau=reduce_lr_on_plateau)
-        policy = resolve_mixed_precision(mixed_precision)
-        jit = resolve_jit_compile(jit_compile)
+        policy = resolve_mixed_precision(mixed_precision, model_name=model_name)
+        jit = resolve_jit_compile(jit_compile, model_name=model_name)
         with strategy_scope(strategy):
             model = _build_or_compile(model, image_shape=tuple(images.shape[1:]),
                                       num_classes=num_classes, policy=policy, jit_compile=jit,
