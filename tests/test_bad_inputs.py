@@ -13,7 +13,9 @@ import functools
 import http.client
 import io
 import json
+import pathlib
 import pickle
+import shutil
 import struct
 import threading
 import zipfile
@@ -22,10 +24,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import cnnzoo
 from cnnzoo.cli import main
-from cnnzoo.data import write_idx
 from cnnzoo.data.files import DataFormatError
 from cnnzoo.data.folders import ImageFolderError, read_image_folder
 from cnnzoo.data.idx import IdxFormatError, read_idx
@@ -135,8 +137,6 @@ class Ctx:
 
     def truncated_export(self):
         """A copy of the export whose variables data file is cut to 100 bytes."""
-        import shutil
-
         copy = self.path("truncated_export")
         shutil.copytree(self.export, copy)
         data = next((copy / "variables").glob("variables.data-*"))
@@ -208,6 +208,11 @@ def fit_while_locked(ctx):
         holder.join()
 
 
+def later_bad_label(ctx):
+    """A `tf.data.Dataset` of two batches whose second holds the label 7 (of 3 classes)."""
+    return tf.data.Dataset.from_tensor_slices((ctx.x, np.array([0, 1, 2, 0, 1, 7]))).batch(3)
+
+
 def nested(depth):
     return ("[" * depth + "]" * depth).encode()
 
@@ -242,8 +247,6 @@ def lying_gzip_idx(ctx):
 
 
 # -- the table ---------------------------------------------------------------------------
-
-X = lambda c: c.x  # noqa: E731
 
 ROWS = [
     # Builders.
@@ -325,7 +328,7 @@ ROWS = [
         c.path("f"), "pets", "a/notes.txt", b"hello")), ImageFolderError, "notes.txt"),
     Row("folder-empty-class", lambda c: read_image_folder(
         (lambda root: ((root / "pets" / "c").mkdir(), str(root / "pets"))[-1])(
-            __import__("pathlib").Path(image_folder(c.path("f"), "pets")).parent)),
+            pathlib.Path(image_folder(c.path("f"), "pets")).parent)),
         ImageFolderError, "empty"),
     # fit and evaluate arguments.
     Row("fit-epochs-zero", lambda c: fit_tiny(c, epochs=0), ValueError, "epochs"),
@@ -340,13 +343,14 @@ ROWS = [
         "schedule"),
     Row("fit-empty-data", lambda c: fit_tiny(c, (c.x[:0], c.y[:0])), ValueError, "0 images"),
     Row("fit-workdir-in-use", fit_while_locked, WorkdirInUseError, "workdir"),
-    Row("fit-label-out-of-range-in-a-later-batch", lambda c: fit_tiny(c, __import__(
-        "tensorflow").data.Dataset.from_tensor_slices((c.x, np.array([0, 1, 2, 0, 1, 7])))
-        .batch(3)), ValueError, "7"),
+    Row("fit-label-out-of-range-in-a-later-batch", lambda c: fit_tiny(c, later_bad_label(c)),
+        ValueError, "batch 1 (counting from 0) has label 7"),
     Row("evaluate-wrong-image-shape", lambda c: cnnzoo.evaluate(
         c.model, (np.zeros((2, 9, 9, 1), np.uint8), c.y[:2])), ValueError, "shape"),
     Row("evaluate-label-out-of-range", lambda c: cnnzoo.evaluate(c.model, (c.x, c.y + 5)),
         ValueError, "label"),
+    Row("evaluate-label-out-of-range-in-a-later-batch", lambda c: cnnzoo.evaluate(
+        c.model, later_bad_label(c)), ValueError, "batch 1 (counting from 0) has label 7"),
     Row("evaluate-unknown-tta", lambda c: cnnzoo.evaluate(c.model, (c.x, c.y), tta="rotate"),
         ValueError, "tta"),
     Row("evaluate-missing-path", lambda c: cnnzoo.evaluate(str(c.path("none.keras")),
@@ -442,6 +446,9 @@ ROWS = [
                                          "--epochs", "0"), Exit(2), "positive integer"),
     Row("cli-port-out-of-range", lambda c: cli("serve", c.export, "--port", "70000"),
         Exit(2), "65535"),
+    Row("cli-train-device-file-dataset", lambda c: cli(
+        "train", "tutorial_5x5", "--dataset", "/dev/zero", "--workdir", c.path("run")),
+        Exit(2), "/dev/zero"),
     Row("cli-train-unknown-model", lambda c: cli("train", "mnist_cn", "--dataset", "digits"),
         Exit(2), "mnist_cnn"),
     Row("cli-list-no-match", lambda c: cli("list", "nothing*"), Exit(2), "nothing*"),

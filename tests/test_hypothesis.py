@@ -54,16 +54,33 @@ def service(export):
 # -- builders ------------------------------------------------------------------------------
 
 _SIZES = st.integers(min_value=-1, max_value=40)
+_SMALL_MODELS = st.sampled_from(["tutorial_3x3", "tutorial_5x5", "lenet5", "mnist_cnn",
+                                 "keras_mnist_convnet"])
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(name=_SMALL_MODELS, height=st.integers(20, 40), width=st.integers(20, 40),
+       channels=st.sampled_from([1, 3]), num_classes=st.integers(2, 12),
+       dropout=st.floats(0, 0.9))
+def test_builders_take_any_valid_arguments(name, height, width, channels, num_classes,
+                                           dropout):
+    model = cnnzoo.build(name, input_shape=(height, width, channels), num_classes=num_classes,
+                         dropout=dropout, compile=False)
+    assert model.input_shape == (None, height, width, channels)
+    assert model.output_shape == (None, num_classes)
 
 
 @settings(max_examples=30, **SETTINGS)
-@given(name=st.sampled_from(["tutorial_3x3", "tutorial_5x5", "lenet5", "mnist_cnn",
-                             "keras_mnist_convnet"]),
-       input_shape=st.one_of(st.none(), st.just((28, 28, 1)), st.tuples(_SIZES, _SIZES, _SIZES),
-                             st.tuples(_SIZES, _SIZES), st.just("28x28")),
-       num_classes=st.one_of(st.none(), st.integers(-2, 12), st.booleans(),
-                             st.floats(allow_nan=True)),
-       dropout=st.one_of(st.none(), st.floats(-1, 2), st.just(float("nan"))))
+@given(name=_SMALL_MODELS,
+       input_shape=st.one_of(st.none(), st.just((28, 28, 1)),
+                             st.tuples(st.integers(8, 40), st.integers(8, 40),
+                                       st.sampled_from([1, 3])),
+                             st.tuples(_SIZES, _SIZES, _SIZES), st.tuples(_SIZES, _SIZES),
+                             st.just("28x28")),
+       num_classes=st.one_of(st.none(), st.integers(1, 12), st.integers(-2, 0),
+                             st.booleans(), st.floats(allow_nan=True)),
+       dropout=st.one_of(st.none(), st.floats(0, 0.9), st.floats(-1, 2),
+                         st.just(float("nan"))))
 def test_builders_give_a_model_or_a_value_error(name, input_shape, num_classes, dropout):
     kwargs = {"input_shape": input_shape, "num_classes": num_classes, "compile": False}
     if dropout is not None:
@@ -175,7 +192,8 @@ _DTYPES = st.sampled_from(["uint8", "int32", "float32", "float64", "bool", "U1"]
 
 
 @settings(max_examples=30, **SETTINGS)
-@given(shape=st.lists(st.integers(0, 9), min_size=1, max_size=5), dtype=_DTYPES,
+@given(shape=st.one_of(st.lists(st.integers(0, 9), min_size=1, max_size=5),
+                       st.integers(0, 4).map(lambda n: [n, *SHAPE])), dtype=_DTYPES,
        scale=st.sampled_from([1.0, 255.0, 300.0, np.inf, np.nan]))
 def test_predictor_gives_probabilities_or_an_image_input_error(predictor, shape, dtype,
                                                                scale):
@@ -211,6 +229,9 @@ def test_bytes_signature_gives_probabilities_or_an_image_input_error(predictor, 
     assert outputs["probabilities"].shape == (len(images), 3)
 
 
+# One 8x8x1 image as JSON, its pixels anywhere from -1 to 256.
+_PIXELS = st.lists(st.integers(-1, 256), min_size=64, max_size=64).map(
+    lambda values: np.reshape(values, SHAPE).tolist())
 _JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-300, 300),
                                st.floats(allow_nan=False), st.text(max_size=3)),
                      lambda children: st.lists(children, max_size=4)
@@ -221,7 +242,8 @@ _JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-300, 300),
 
 @settings(max_examples=50, **SETTINGS)
 @given(request=st.one_of(_JSON, st.fixed_dictionaries({"instances": _JSON}),
-                         st.fixed_dictionaries({"inputs": _JSON})))
+                         st.fixed_dictionaries({"inputs": _JSON}),
+                         st.fixed_dictionaries({"instances": st.lists(_PIXELS, max_size=2)})))
 def test_server_predict_gives_predictions_or_a_request_error(service, request):
     try:
         reply = service.predict(request)
