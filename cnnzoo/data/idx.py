@@ -127,8 +127,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
         FileNotFoundError: `path` does not exist.
-        IdxFormatError: the magic number is wrong, the header is short, or the
-            data is shorter or longer than the header's dimensions say.
+        IdxFormatError: the magic number is wrong, the header is short, the
+            data is shorter or longer than the header's dimensions say, or they
+            make a shape no array can have.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
