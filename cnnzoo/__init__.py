@@ -39,6 +39,7 @@ _LAZY = {
                      "TopFiveAccuracy"), "cnnzoo.losses"),
     **dict.fromkeys(_DATA, "cnnzoo.data"),
     **dict.fromkeys(("fit", "Recipe", "get_recipe"), "cnnzoo.training"),
+    "WorkdirInUseError": "cnnzoo.training.lock",
     **dict.fromkeys(("evaluate", "load_model"), "cnnzoo.artifacts"),  # Paths load here.
     **dict.fromkeys(("export_model", "export_saved_model", "load_exported"), "cnnzoo.export"),
     "PixelRangeWarning": "cnnzoo.pixels",

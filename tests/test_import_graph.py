@@ -22,7 +22,8 @@ LAYOUTS = {"cnnzoo.layouts.run_dir": (run_dir.RUN_FILE, run_dir.EVALUATION_FILE,
                                       run_dir.BEST_MODEL, run_dir.LAST_MODEL,
                                       run_dir.MODEL_FILE, run_dir.HISTORY_FILE,
                                       run_dir.TENSORBOARD_DIR, run_dir.BACKUP_DIR,
-                                      run_dir.BACKUP_STATE),
+                                      run_dir.BACKUP_STATE, run_dir.BACKUP_WEIGHTS,
+                                      run_dir.LOCK_FILE),
            "cnnzoo.layouts.serving": (serving.SAVED_MODEL_FILE,)}
 
 
