@@ -94,6 +94,7 @@ def check_target(path, *, overwrite=False):
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
         NotADirectoryError: a parent of `path` is a file, so nothing can be written inside.
+        ValueError: `path` is a device, FIFO or socket (a rename would replace it).
 
     Example:
         >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -112,6 +113,10 @@ def check_target(path, *, overwrite=False):
                     f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a "
                     "folder. Choose a path outside it.")
             break
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        # A rename over a device or a FIFO would replace it (/dev/full made a plain file).
+        raise ValueError(f"cannot write {str(path)!r}: it is a device, FIFO or socket, not "
+                         "a file. Choose a path for a regular file.")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise FileExistsError(
             f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to "

@@ -15,6 +15,8 @@ import re
 import sys
 import traceback
 
+from cnnzoo.doctor_cli import add_doctor_command  # Standard library only: help stays fast.
+
 
 class UserError(Exception):
     """An error in what the user asked for; the CLI prints its message and exits 2."""
@@ -225,7 +227,8 @@ def _add_train_command(subparsers):
                         help="tf.distribute strategy (default: auto)")
     parser.add_argument("--mixed-precision", default="auto",
                         choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
-                        help="dtype policy (default: mixed on GPUs, float32 on CPUs)")
+                        help="dtype policy (default: what `cnnzoo doctor` found for the "
+                             "model here, else mixed on GPUs, float32 on CPUs)")
     parser.add_argument("--limit", type=_positive_int,
                         help="use only the first N examples of each split (quick runs)")
     parser.add_argument("--steps-per-epoch", type=_positive_int,
@@ -486,6 +489,7 @@ def build_parser():
     _add_serve_command(subparsers)
     _add_explain_command(subparsers)
     _add_finetune_command(subparsers)
+    add_doctor_command(subparsers)
     parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     for command in subparsers.choices.values():  # Also after the command: `cnnzoo list -v`.
         command.add_argument("-v", "--verbose", action="store_true",

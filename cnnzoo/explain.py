@@ -87,12 +87,15 @@ def decode_image(data, input_shape):
     `cnnzoo predict` see the same pixels.
 
     Raises:
-        ValueError: bytes that are not a PNG, JPEG, GIF, BMP or WebP image.
+        ValueError: bytes that are not a PNG, JPEG, GIF, BMP or WebP image, or an image
+            whose header declares more than `cnnzoo.image_header.MAX_IMAGE_PIXELS`.
     """
     import tensorflow as tf
 
     from cnnzoo.export.signatures import _decode
+    from cnnzoo.image_header import check_image_size
 
+    check_image_size(data)  # From the header: a decompression bomb is never decoded.
     try:
         image = _decode(tf.constant(data), tuple(input_shape))
     except tf.errors.InvalidArgumentError:
@@ -106,13 +109,17 @@ def read_image(path, input_shape):
 
     Raises:
         FileNotFoundError: no file at `path`.
-        ValueError: a file that is not a PNG, JPEG, GIF, BMP or WebP image.
+        ValueError: a file that is not a PNG, JPEG, GIF, BMP or WebP image, or one whose
+            header declares more than `cnnzoo.image_header.MAX_IMAGE_PIXELS` (named).
     """
     path = pathlib.Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no image file {str(path)!r}.")
+    from cnnzoo.image_header import check_image_size
+
+    data = check_image_size(path.read_bytes(), name=repr(str(path)))
     try:
-        return decode_image(path.read_bytes(), input_shape)
+        return decode_image(data, input_shape)
     except ValueError as error:
         raise ValueError(f"{str(path)!r} is {error}") from None
 

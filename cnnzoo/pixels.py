@@ -41,7 +41,7 @@ def warn_if_scaled(images, *, where, stacklevel=3):
     """
     try:
         values = np.asarray(images[:_CHECKED_IMAGES])
-    except (TypeError, ValueError):  # Not a batch of pixels; the caller's checks say so.
+    except (TypeError, ValueError, IndexError):  # Not a batch of pixels; the caller's checks say so.
         return False
     if values.dtype.kind not in "biuf" or not values.size:
         return False

@@ -43,6 +43,7 @@ def imported_packages(stderr):
     (["evaluate", "--help"], 0, "--split"),
     (["export", "--help"], 0, "--format"),
     (["finetune", "--help"], 0, "--unfreeze"),
+    (["doctor", "--help"], 0, "--steps"),
     (["train", "mnist_cnn", "--dataset", "x", "--epochs", "abc"], 2, "positive integer"),
     (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "fast"], 2, "positive finite"),
     (["train", "mnist_cnn", "--dataset", "x", "--learning-rate", "nan"], 2, "positive finite"),

@@ -195,8 +195,6 @@ def test_the_command_prints_the_report_and_saves_unless_told_not_to(result, monk
     assert f"saved to {cache_dir / 'doctor.json'}" in lines[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="cnnzoo.cli.build_parser does not call "
-                                       "add_doctor_command yet; remove this mark when it does")
 def test_cnnzoo_doctor_is_a_command():
     from cnnzoo.cli import build_parser
 

@@ -142,7 +142,6 @@ def test_cifar_readers_give_arrays_or_a_data_format_error(name, data):
 # cnnzoo/data/files.py's `_read_npz` lets `np.load`'s own errors through (a plain
 # ValueError without the file's name, zipfile.BadZipFile, EOFError): it must turn them
 # into a DataFormatError naming the file.
-@pytest.mark.xfail(strict=True, reason="_read_npz lets np.load's errors through")
 @settings(max_examples=25, phases=[Phase.generate], report_multiple_bugs=False, **SETTINGS)
 @given(data=_DATA_FILES)
 def test_npz_reader_gives_arrays_or_a_data_format_error(data):

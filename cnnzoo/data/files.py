@@ -18,6 +18,8 @@ import os
 import pickle
 import re
 import stat
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -168,6 +170,9 @@ def _read_npz(path: str, split: str):
         raise DataFormatError(
             f"{path} has no x_{split}/y_{split} arrays; Keras-style .npz files hold "
             f"x_train, y_train, x_test, y_test.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataFormatError(f"{path} is not a readable .npz file ({type(error).__name__}: "
+                              f"{error}); save it again with np.savez.") from None
     # Other dtypes stay as stored: the caller validates them (NaN and 300 are refused, not
     # silently cast to 0 and 44).
     return _check_pair(_as_nhwc(images), labels.reshape(-1), path, path)

@@ -270,7 +270,9 @@ def load_exported(path):
     folder = resolve_saved_model(path)
     try:
         loaded = tf.saved_model.load(str(folder))
-    except (OSError, tf.errors.OpError) as error:
+    # TensorFlow's checkpoint reader raises IndexError ("Read less bytes than requested")
+    # for a variables file cut short.
+    except (OSError, IndexError, tf.errors.OpError) as error:
         raise ValueError(f"{str(folder)!r} could not be loaded as a SavedModel: "
                          f"{concise_error(error)}") from None
     return ExportedPredictor(folder.absolute(), loaded)
