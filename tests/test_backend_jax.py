@@ -9,22 +9,11 @@ import sys
 import textwrap
 
 import pytest
+from without_tensorflow import BLOCK_TENSORFLOW
 
 pytest.importorskip("jax")
 
-SCRIPT = textwrap.dedent("""
-    import importlib.abc
-    import sys
-
-    class NoTensorFlow(importlib.abc.MetaPathFinder):
-        # Makes `import tensorflow` fail as on a machine without it.
-
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ImportError(f"{name} is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, NoTensorFlow())
+SCRIPT = BLOCK_TENSORFLOW + textwrap.dedent("""
     import numpy as np
     import keras
     import cnnzoo

@@ -9,22 +9,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from without_tensorflow import BLOCK_TENSORFLOW
 
 from cnnzoo.data.idx import write_idx
 
 pytest.importorskip("jax")
 
 REPO = pathlib.Path(__file__).parents[1]
-RUN_WITHOUT_TENSORFLOW = textwrap.dedent("""
+RUN_WITHOUT_TENSORFLOW = BLOCK_TENSORFLOW + textwrap.dedent("""
     import runpy
-    import sys
-
-    class NoTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "tensorflow":
-                raise ImportError(f"{name} is blocked in this test")
-
-    sys.meta_path.insert(0, NoTensorFlow())
     sys.argv = sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 """)

@@ -9,6 +9,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from without_tensorflow import BLOCK_TENSORFLOW
 
 from cnnzoo.data.device_augment import RandomShiftFlip, from_preset, shift_pixels
 
@@ -99,15 +100,7 @@ def test_from_preset_matches_the_tf_data_presets():
         shift_pixels(0.7, 28)
 
 
-JAX_SCRIPT = textwrap.dedent("""
-    import sys
-
-    class NoTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "tensorflow":
-                raise ImportError(f"{name} is blocked in this test")
-
-    sys.meta_path.insert(0, NoTensorFlow())
+JAX_SCRIPT = BLOCK_TENSORFLOW + textwrap.dedent("""
     import jax
     import keras
     import numpy as np

@@ -5,20 +5,11 @@ import sys
 import textwrap
 
 import pytest
+from without_tensorflow import BLOCK_TENSORFLOW
 
 pytest.importorskip("jax")
 
-SCRIPT = textwrap.dedent("""
-    import sys
-
-    class NoTensorFlow:
-        # A finder rather than sys.modules["tensorflow"] = None: Keras checks
-        # `"tensorflow" in sys.modules` and would then try to use it.
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "tensorflow":
-                raise ImportError(f"{name} is blocked in this test")
-
-    sys.meta_path.insert(0, NoTensorFlow())
+SCRIPT = BLOCK_TENSORFLOW + textwrap.dedent("""
     import keras
     import cnnzoo
     from cnnzoo.data import load_arrays
