@@ -53,13 +53,14 @@ RESULTS_FILE = "results.csv"
 MANIFEST_FILE = "manifest.json"
 TIMING_FILE = "results_timing.json"
 # The models whose weights ship, with the flags their shipped weights were trained with
-# beyond the recipe. The recipes of resnet20 (30 epochs of ~160 s on a 2-core CPU) and
-# resnet9_w24 (32 epochs of 85-225 s) did not fit the shared 2-core session that trained
-# the weights; 8 and 14 epochs of the same warm-up and cosine schedules did. bfloat16
-# trained resnet9_w24 1.7x faster on a CPU with AVX512_BF16 (`cnnzoo doctor`), at the same
-# accuracy; on CPUs without it, leave the flag out.
+# beyond the recipe. resnet20's recipe (30 epochs of ~160 s on a 2-core CPU) did not fit
+# the shared session that trained the weights; 8 epochs of the same schedule did.
+# resnet9_w24 trained 48 epochs (95.01% with flip TTA, 40 minutes) in bfloat16, 1.7x the
+# float32 speed on a CPU with AVX512_BF16 (`cnnzoo doctor`); on CPUs without it, leave the
+# flag out. Its 14-epoch run (94% in 9 minutes) ships too, imported with --tag
+# fashion_mnist_fast.
 SHIPPED = {"mnist_cnn": (), "lenet5": (), "tutorial_3x3": (), "resnet20": ("--epochs", "8"),
-           "resnet9_w24": ("--epochs", "14", "--mixed-precision", "mixed_bfloat16")}
+           "resnet9_w24": ("--epochs", "48", "--mixed-precision", "mixed_bfloat16")}
 COLUMNS = ("model", "tag", "dataset", "params", "flops", "top1", "top1_tta", "epochs",
            "train_seconds", "classic_epoch_seconds", "classic_epochs", "train_img_per_s",
            "serve_img_per_s", "machine", "command", "date")
@@ -168,7 +169,7 @@ def _utc(seconds=None):
 
 
 def make_row(model_name, workdir, *, command, train_seconds, classic_seconds, machine,
-             weights_dir=WEIGHTS_DIR):
+             tag=TAG, weights_dir=WEIGHTS_DIR):
     """Turns a finished training run into shipped weights, a manifest entry and a row.
 
     Writes `weights_dir/MODEL-TAG.weights.h5` from the run's `best.keras`, loads it into a
@@ -197,7 +198,7 @@ def make_row(model_name, workdir, *, command, train_seconds, classic_seconds, ma
         raise ValueError(f"{str(workdir)!r} holds no finished {DATASET} run of {model_name} "
                          f"(model {run.get('model')!r}, dataset {run.get('dataset')!r}, "
                          f"status {run.get('status')!r}); finish it first.")
-    path = weights_dir / f"{model_name}-{TAG}.weights.h5"
+    path = weights_dir / f"{model_name}-{tag}.weights.h5"
     save_weights_atomically(keras.saving.load_model(workdir / BEST_MODEL, compile=False),
                             path)
     shape, classes = tuple(run["input_shape"]), run["num_classes"]
@@ -214,7 +215,7 @@ def make_row(model_name, workdir, *, command, train_seconds, classic_seconds, ma
     train_images = len(cnnzoo.load_arrays(DATASET, "train", download=False,
                                           validation_split=recipe["validation_split"],
                                           seed=run.get("seed") or 0)[1])
-    row = {"model": model_name, "tag": TAG, "dataset": DATASET,
+    row = {"model": model_name, "tag": tag, "dataset": DATASET,
            "params": trainable_parameters(model), "flops": forward_flops(model),
            "top1": 100 * single, "top1_tta": None if with_tta is None else 100 * with_tta,
            "epochs": run["epochs"], "train_seconds": train_seconds,
@@ -225,7 +226,7 @@ def make_row(model_name, workdir, *, command, train_seconds, classic_seconds, ma
            "machine": machine, "command": command, "date": _utc()}
     versions = {key: run["versions"][key] for key in ("cnnzoo", "tensorflow", "keras")}
     entry = PretrainedWeights(
-        model=model_name, tag=TAG, file=path.name, sha256=sha256_file(path),
+        model=model_name, tag=tag, file=path.name, sha256=sha256_file(path),
         bytes=path.stat().st_size, input_shape=shape, num_classes=classes,
         class_names=tuple(run["class_names"]), dataset=DATASET, test_accuracy=single,
         test_accuracy_tta=with_tta, tta=recipe["tta"], epochs=run["epochs"],
@@ -261,8 +262,10 @@ def markdown_table(path=WEIGHTS_DIR / RESULTS_FILE):
              "training time | classic epochs | train img/s | serve img/s | command |",
              "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |"]
     for row in rows:
+        # A second row of a model names its weights tag (`weights="..."`).
+        name = f"`{row['model']}`" + ("" if row["tag"] == TAG else f" (`{row['tag']}`)")
         lines.append(
-            f"| `{row['model']}` | {int(row['params']):,} | {int(row['flops']) / 1e6:.1f}M | "
+            f"| {name} | {int(row['params']):,} | {int(row['flops']) / 1e6:.1f}M | "
             f"{row['top1']}% | {row['top1_tta'] + '%' if row['top1_tta'] else '–'} | "
             f"{row['epochs']} | {_duration(float(row['train_seconds']))} | "
             f"{row['classic_epochs']} | {float(row['train_img_per_s']):,.0f} | "
@@ -303,6 +306,9 @@ def main(argv=None):
                         help="make the row of a finished `cnnzoo train` workdir, no training")
     parser.add_argument("--train-seconds", type=float, help="with --import-run: its wall time")
     parser.add_argument("--command", help="with --import-run: the command(s) that trained it")
+    parser.add_argument("--tag", default=TAG,
+                        help=f"with --import-run: the weights tag (default: {TAG}; another "
+                             "tag ships a second row of the same model)")
     parser.add_argument("--classic-epoch-seconds", type=float,
                         help="one classic epoch measured in the same job (default: measure)")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
@@ -325,7 +331,7 @@ def main(argv=None):
         classic = args.classic_epoch_seconds or classic_epoch_seconds()["classic_epoch_seconds"]
         record(*make_row(name, args.import_run, command=args.command,
                          train_seconds=args.train_seconds, classic_seconds=classic,
-                         machine=machine))
+                         machine=machine, tag=args.tag))
         return
     done = {row["model"] for row in read_results(WEIGHTS_DIR / RESULTS_FILE)}
     todo = [name for name in args.models if args.force or name not in done]
