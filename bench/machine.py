@@ -5,23 +5,8 @@ that reads it, so the benches and the results file say it the same way.
 """
 
 import os
-import platform
 
-
-def _cpu_info():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            text = cpuinfo.read()
-    except OSError:
-        return platform.processor() or platform.machine(), set()
-    model, flags = platform.machine(), set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and model == platform.machine():
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
-    return model, flags
+from cnnzoo.doctor import cpu_model_and_flags
 
 
 def describe_machine():
@@ -29,7 +14,7 @@ def describe_machine():
     process may use, its widest vector extension (`avx512`, `avx2`...), and one line
     saying all three, e.g. "AMD EPYC, 2 cores, AVX-512".
     """
-    model, flags = _cpu_info()
+    model, flags = cpu_model_and_flags()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     vector = next((name for name, flag in [("AVX-512", "avx512f"), ("AVX2", "avx2"),
                                            ("AVX", "avx"), ("NEON", "asimd")]

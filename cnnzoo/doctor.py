@@ -225,8 +225,9 @@ def _version(package):
         return None
 
 
-def _cpu_model_and_flags():
-    """Returns the CPU's model name and its feature flags (empty off Linux)."""
+def cpu_model_and_flags():
+    """Returns the CPU's model name and its feature flags (empty off Linux); the one reader
+    of `/proc/cpuinfo`, which `bench/machine.py` uses too."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
@@ -244,7 +245,7 @@ def _cpu_model_and_flags():
 
 def cpu_has_bfloat16():
     """Returns whether the CPU computes in bfloat16 natively (AVX512_BF16 or AMX)."""
-    return bool(_cpu_model_and_flags()[1] & {"avx512_bf16", "amx_bf16"})
+    return bool(cpu_model_and_flags()[1] & {"avx512_bf16", "amx_bf16"})
 
 
 @functools.cache
@@ -266,7 +267,7 @@ def _device():
                 "device_name", "GPU")
         return name if len(found) == 1 else f"{len(found)} x {name}"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{_cpu_model_and_flags()[0]}, {cores} cores"
+    return f"{cpu_model_and_flags()[0]}, {cores} cores"
 
 
 def machine_key(model_name):

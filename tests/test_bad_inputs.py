@@ -496,12 +496,6 @@ ROWS = [
         overwrite=True), ValueError, "FIFO"),
 ]
 
-# Rows waiting for a fix in a file this module's author does not own, each failing today:
-# `load_exported` lets TensorFlow's IndexError ("Read less bytes than requested") through
-# for a SavedModel whose variables file is cut short (cnnzoo/export/predictor.py);
-# `_read_npz` lets np.load's BadZipFile through (cnnzoo/data/files.py); `warn_if_scaled`
-# indexes a 0-d array (IndexError, cnnzoo/pixels.py).
-_PENDING = set()  # Ids of rows whose fix has not landed (run as strict xfail).
 
 
 def test_the_table_covers_the_public_surface():
@@ -512,9 +506,7 @@ def test_the_table_covers_the_public_surface():
             "export", "predict", "http", "cli"} <= kinds
 
 
-@pytest.mark.parametrize("row", [
-    pytest.param(row, marks=pytest.mark.xfail(strict=True, reason="a fix pending elsewhere"))
-    if row.id in _PENDING else row for row in ROWS], ids=[row.id for row in ROWS])
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_bad_input_is_refused_clearly(row, ctx, capsys):
     if isinstance(row.expected, Http):
         status, body = row.call(ctx)
