@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from cnnzoo.flops import forward_flops, layer_flops, training_flops
+from cnnzoo.flops import forward_flops, layer_flops, training_flops, training_flops_by_pass
 
 
 def test_small_network_counted_by_hand():
@@ -15,9 +15,36 @@ def test_small_network_counted_by_hand():
         keras.layers.Flatten(),
         keras.layers.Dense(5),                                      # 96 x 5
     ])
-    macs = 8 * 8 * 4 * 27 + 4 * 4 * 4 * 9 + 4 * 4 * 6 * 2 + 96 * 5
+    first = 8 * 8 * 4 * 27
+    macs = first + 4 * 4 * 4 * 9 + 4 * 4 * 6 * 2 + 96 * 5
     assert forward_flops(model) == 2 * macs
-    assert training_flops(model) == 3 * 2 * macs
+    # The first layer sees only the images: no gradient with respect to its input.
+    assert training_flops_by_pass(model) == {
+        "forward": 2 * macs, "input_gradient": 2 * (macs - first), "kernel_gradient": 2 * macs}
+    assert training_flops(model) == 3 * 2 * macs - 2 * first
+    assert training_flops_by_pass(model, layer_types=(keras.layers.Dense,)) == {
+        "forward": 2 * 96 * 5, "input_gradient": 2 * 96 * 5, "kernel_gradient": 2 * 96 * 5}
+
+
+def test_a_frozen_layer_has_no_kernel_gradient_and_passes_the_input_gradient_on():
+    inputs = keras.Input((6, 6, 1))
+    frozen = keras.layers.Conv2D(2, 3, name="frozen", trainable=False)
+    first = keras.layers.Conv2D(2, 3, name="first")(inputs)            # 4*4*2 x 9
+    x = frozen(keras.layers.ReLU()(first))                             # 2*2*2 x 18
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))  # 8 x 3
+    assert training_flops_by_pass(model) == {
+        "forward": 2 * (288 + 144 + 24),
+        "input_gradient": 2 * (144 + 24),       # all but the first layer
+        "kernel_gradient": 2 * (288 + 24)}      # all but the frozen one
+
+
+def test_branches_from_the_images_need_no_input_gradient():
+    inputs = keras.Input((4, 4, 1))
+    left = keras.layers.Conv2D(2, 3)(inputs)                           # 2*2*2 x 9 each
+    right = keras.layers.Conv2D(2, 3)(inputs)
+    joined = keras.layers.Conv2D(1, 1)(keras.layers.Add()([left, right]))  # 2*2*1 x 2
+    model = keras.Model(inputs, joined)
+    assert training_flops_by_pass(model)["input_gradient"] == 2 * 8
 
 
 def test_nested_models_are_counted_through():
@@ -25,6 +52,17 @@ def test_nested_models_are_counted_through():
     outer = keras.Sequential([keras.Input((4, 4, 1)), inner, keras.layers.Flatten(),
                               keras.layers.Dense(3)])
     assert forward_flops(outer) == 2 * (2 * 2 * 2 * 9 + 8 * 3)
+    # The nested model's convolution sees the images; the dense layer after it does not.
+    assert training_flops_by_pass(outer)["input_gradient"] == 2 * 8 * 3
+
+
+def test_a_frozen_base_inside_a_model_has_no_kernel_gradients():
+    base = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3)], name="base")
+    base.trainable = False
+    outer = keras.Sequential([keras.Input((4, 4, 1)), base, keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    assert training_flops_by_pass(outer) == {
+        "forward": 2 * (72 + 24), "input_gradient": 0, "kernel_gradient": 2 * 24}
 
 
 @pytest.mark.slow

@@ -158,6 +158,26 @@ def test_fit_leaves_the_global_dtype_policy_alone(tmp_path):
     assert history.model.output.dtype == "float32"
 
 
+def test_steps_run_several_a_call_unless_a_callback_watches_batches(tmp_path):
+    import tensorflow as tf
+
+    x, y = _tiny_arrays()
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    history = cnnzoo.fit("tutorial_5x5", data, num_classes=3, epochs=2, workdir=tmp_path / "a",
+                         steps_per_epoch=3, verbose=0)
+    # "auto" is 8 on TensorFlow, made a divisor of the 3 steps an epoch: every step still runs.
+    assert history.model.steps_per_execution == 3
+    assert int(history.model.optimizer.iterations) == 6
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["training"]["steps_per_execution"] == 3
+    seen = []
+    watcher = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(batch))
+    history = cnnzoo.fit("tutorial_5x5", (x, y), num_classes=3, epochs=1, workdir=tmp_path / "b",
+                         batch_size=16, callbacks=[watcher], verbose=0)
+    assert history.model.steps_per_execution == 1 and seen == [0, 1, 2, 3]
+
+
 def test_bad_arguments_say_what_was_received(tmp_path):
     x, y = _tiny_arrays()
     with pytest.raises(ValueError, match="epochs must be a positive integer; received epochs=0"):
@@ -167,6 +187,10 @@ def test_bad_arguments_say_what_was_received(tmp_path):
                    distribute="tpu")
     with pytest.raises(ValueError, match="number of classes is unknown"):
         cnnzoo.fit("tutorial_5x5", (x, y), epochs=1, workdir=tmp_path)
+    with pytest.raises(ValueError, match="steps_per_execution=2 does not divide steps_per_epoch=3"):
+        cnnzoo.fit("tutorial_5x5", (x, y), num_classes=3, epochs=1, workdir=tmp_path / "spe",
+                   steps_per_epoch=3, steps_per_execution=2)
+    assert not (tmp_path / "spe").exists()  # Refused before anything was written.
     with pytest.raises(ValueError, match="reduce_lr_on_plateau .* needs schedule='constant'"):
         cnnzoo.fit("tutorial_5x5", (x, y), num_classes=3, epochs=1, workdir=tmp_path,
                    schedule="cosine", reduce_lr_on_plateau=2)

@@ -43,6 +43,19 @@ def test_lines_every_interval_with_images_per_second_and_eta(data, tmp_path):
     assert "val_loss: " not in lines[2] and "val_loss: " in lines[3]  # After validation.
 
 
+def test_steps_run_several_a_call_are_all_counted(data, tmp_path):
+    out = io.StringIO()
+    progress = TrainingProgress(8, interval=0, live=False, stream=out,
+                                clock=itertools.count().__next__)
+    # Passed as a callback, it would make "auto" 1 (it watches batches): set 3 here.
+    fit_with(progress, data, tmp_path, epochs=1, steps_per_epoch=6, steps_per_execution=3,
+             verbose=0)
+    lines = out.getvalue().splitlines()
+    # Calls end at 1 s (steps 1-3) and 2 s (steps 4-6): 3 steps of 8 images in 1 s.
+    assert [line.split(" - ")[1] for line in lines] == ["step 3/6", "step 6/6", "6 steps"]
+    assert lines[1].startswith("epoch 1/1 - step 6/6 - 24 images/s - ETA 0s - ")
+
+
 def test_lines_wait_for_the_interval(data, tmp_path):
     out = io.StringIO()
     progress = TrainingProgress(8, interval=2.5, live=False, stream=out,
@@ -70,7 +83,7 @@ def test_fit_shows_progress_unless_verbose_is_0(data, tmp_path, capsys):
              epochs=1, steps_per_epoch=2, verbose=0)
     assert capsys.readouterr().out.count("epoch 1/1") == 3  # Only the callback passed.
     cnnzoo.fit("tutorial_5x5", data, num_classes=3, workdir=tmp_path / "default",
-               batch_size=8, epochs=1, steps_per_epoch=2)
+               batch_size=8, epochs=1, steps_per_epoch=2, steps_per_execution=1)
     out = capsys.readouterr().out
     assert "epoch 1/1 - 2 steps - " in out and "images/s" in out  # fit's own display
     cnnzoo.fit("tutorial_5x5", data, num_classes=3, workdir=tmp_path / "silent",

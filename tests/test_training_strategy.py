@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from cnnzoo.training.precision import resolve_jit_compile, resolve_mixed_precision
+from cnnzoo.training.precision import (resolve_jit_compile, resolve_mixed_precision,
+                                       resolve_steps_per_execution)
 from cnnzoo.training.strategy import make_strategy, resolve_distribute
 
 
@@ -40,7 +41,22 @@ def test_multi_worker_without_tf_config_says_what_to_set(monkeypatch):
     (lambda: resolve_distribute("tpu"), "distribute must be one of"),
     (lambda: resolve_mixed_precision("float8"), "mixed_precision must be one of"),
     (lambda: resolve_jit_compile("yes"), "jit_compile must be True, False or 'auto'"),
+    (lambda: resolve_steps_per_execution(0), "steps_per_execution must be a positive integer"),
+    (lambda: resolve_steps_per_execution(True), "steps_per_execution must be a positive"),
+    (lambda: resolve_steps_per_execution(4, steps_per_epoch=6), "does not divide"),
 ])
 def test_unknown_settings_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, 8),                                              # TensorFlow's own rule
+    ({"steps_per_epoch": 12}, 6),                         # the largest divisor up to 8
+    ({"steps_per_epoch": 7}, 7),
+    ({"steps_per_epoch": 11}, 1),
+    ({"compiled_with": 16}, 16),                          # the model's own choice kept
+    ({"compiled_with": 16, "callbacks_watch_batches": True}, 1),
+])
+def test_steps_per_execution_auto(settings, expected):
+    assert resolve_steps_per_execution("auto", **settings) == expected

@@ -221,3 +221,16 @@ def _installed(package):
         return importlib.util.find_spec(package) is not None
     except ImportError:  # An import hook that refuses it.
         return False
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
+
+
+def watches_batches(callback):
+    """Returns whether `callback` has its own training-batch hook (a method or, as
+    `LambdaCallback` sets them, a function on the instance)."""
+    for hook in _BATCH_HOOKS:
+        function = getattr(callback, hook)
+        if getattr(function, "__func__", function) is not getattr(keras.callbacks.Callback, hook):
+            return True
+    return False

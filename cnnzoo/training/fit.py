@@ -16,7 +16,9 @@ from cnnzoo.training import inputs
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.determinism import make_deterministic
 from cnnzoo.training.lock import workdir_lock
-from cnnzoo.training.precision import dtype_policy, resolve_jit_compile, resolve_mixed_precision
+from cnnzoo.training.precision import (dtype_policy, resolve_jit_compile,
+                                       resolve_mixed_precision, resolve_steps_per_execution,
+                                       set_steps_per_execution)
 from cnnzoo.training.progress import progress_callbacks
 from cnnzoo.training.schedules import make_schedule
 from cnnzoo.training.strategy import (is_chief, make_strategy, multi_worker_fit, num_replicas,
@@ -27,9 +29,9 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         optimizer=None, learning_rate=None, schedule="constant", warmup_epochs=0,
         weight_decay=None, label_smoothing=None, early_stopping=None,
         reduce_lr_on_plateau=None, distribute="auto", mixed_precision="auto",
-        jit_compile="auto", seed=None, batch_size=128, steps_per_epoch=None,
-        build_kwargs=None, run_info=None, tensorboard="auto", callbacks=(), verbose="auto",
-        new_data=False):
+        jit_compile="auto", steps_per_execution="auto", seed=None, batch_size=128,
+        steps_per_epoch=None, build_kwargs=None, run_info=None, tensorboard="auto",
+        callbacks=(), verbose="auto", new_data=False):
     """Trains `model` on `train` for `epochs` and returns the Keras `History`.
 
     The trained model is `history.model`. Running the same call again after an interrupt
@@ -63,6 +65,11 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             "mixed_bfloat16"; applies when building by name.
         jit_compile: "auto" (the doctor's finding, else XLA on GPUs and on JAX, off on
             TensorFlow CPUs), True or False.
+        steps_per_execution: training steps one call from Python runs: "auto" (8 on
+            TensorFlow, 1 on JAX, or what a given model was compiled with when above 1;
+            1 when a callback in `callbacks` has batch hooks, so it sees every batch; a
+            divisor of `steps_per_epoch` when that is set; see
+            `cnnzoo.training.precision`) or a positive int. Batch hooks run once a call.
         seed: an integer for a reproducible run (seeds and deterministic ops), or None.
         batch_size: the batch size for array data (datasets come batched).
         steps_per_epoch: cap the steps of each epoch (quick runs).
@@ -80,7 +87,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         The `keras.callbacks.History` of the epochs trained in this call.
 
     Raises:
-        ValueError: bad arguments, data whose image shape or labels disagree with the
+        ValueError: bad arguments (a `steps_per_execution` that does not divide
+            `steps_per_epoch` included), data whose image shape or labels disagree with the
             model, a workdir holding another model's run, a resume with fewer epochs, or
             a resume on another dataset without `new_data=True`.
         WorkdirInUseError: another run holds the workdir (see `cnnzoo.training.lock`).
@@ -91,6 +99,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; received epochs={epochs!r}.")
+    # A bad value is refused before any file is written.
+    resolve_steps_per_execution(steps_per_execution, steps_per_epoch=steps_per_epoch)
     if seed is not None:
         make_deterministic(seed)
     train_data = inputs.as_data(train, argument="train")
@@ -120,6 +130,10 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
                                       num_classes=num_classes, policy=policy, jit_compile=jit,
                                       compile_settings=compile_settings,
                                       build_kwargs=build_kwargs or {})
+        set_steps_per_execution(model, resolve_steps_per_execution(
+            steps_per_execution, compiled_with=model.steps_per_execution,
+            steps_per_epoch=steps_per_epoch,
+            callbacks_watch_batches=any(map(run_callbacks.watches_batches, callbacks))))
         num_classes = model.output_shape[-1]
         inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                            num_classes=num_classes, model_name=model_name)
@@ -135,7 +149,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         run_files.update_run(workdir, **_run_record(
             model_name, train_data, epochs=epochs, batch_size=_batch_size(images, train_data,
                                                                           batch_size),
-            seed=seed, policy=policy, jit_compile=jit, strategy=strategy, schedule=schedule,
+            seed=seed, policy=policy, jit_compile=jit,
+            steps_per_execution=model.steps_per_execution, strategy=strategy, schedule=schedule,
             warmup_epochs=warmup_epochs, build_kwargs=build_kwargs, compile_settings={
                 "optimizer": optimizer, "learning_rate": learning_rate,
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing},
@@ -251,7 +266,8 @@ def _versions():
     return versions
 
 
-def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compile, strategy,
+def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compile,
+                steps_per_execution, strategy,
                 schedule, warmup_epochs, build_kwargs, compile_settings, input_shape,
                 num_classes, run_info):
     """Returns the fields `run.json` records when a run starts or resumes."""
@@ -265,7 +281,8 @@ def _run_record(model_name, data, *, epochs, batch_size, seed, policy, jit_compi
         "build_kwargs": build_kwargs or {},
         "training": {**compile_settings, "schedule": schedule,
                      "warmup_epochs": warmup_epochs, "mixed_precision": policy,
-                     "jit_compile": jit_compile, "replicas": num_replicas(strategy)},
+                     "jit_compile": jit_compile, "replicas": num_replicas(strategy),
+                     "steps_per_execution": steps_per_execution},
         "versions": _versions(),
     }
     record.update(run_info or {})

@@ -73,13 +73,14 @@ class TrainingProgress(keras.callbacks.Callback):
         self._epoch = epoch
         self._start = self._last_shown = self.clock()
         self._first_step_end = self._last_step_end = None
-        self._step = 0
+        self._step = self._first_call_steps = 0
 
     def on_train_batch_end(self, batch, logs=None):
         now = self.clock()
         self._step = batch + 1
         if self._first_step_end is None:
-            self._first_step_end = now
+            # One call can run several steps (steps_per_execution): count from its last.
+            self._first_step_end, self._first_call_steps = now, self._step
         self._last_step_end = now
         steps = self.params.get("steps")
         waited = now - self._last_shown
@@ -109,10 +110,12 @@ class TrainingProgress(keras.callbacks.Callback):
         return f"epoch {self._epoch + 1}/{self.params.get('epochs', '?')}"
 
     def _images_per_second(self, now):
-        """Returns the images/s of the epoch after its first step, or None before one."""
-        if self._step < 2 or now is None or now <= self._first_step_end:
+        """Returns the images/s of the epoch after its first call, or None before one."""
+        if (self._step <= self._first_call_steps or now is None
+                or now <= self._first_step_end):
             return None
-        return (self._step - 1) * self.images_per_step / (now - self._first_step_end)
+        return ((self._step - self._first_call_steps) * self.images_per_step
+                / (now - self._first_step_end))
 
     def _status(self, now, logs, *, bar=False):
         steps = self.params.get("steps")
