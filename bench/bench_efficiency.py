@@ -5,6 +5,7 @@
     python bench/bench_efficiency.py --quick                  # mnist_cnn and resnet20, few steps
     python bench/bench_efficiency.py --models vgg11_bn --batch-size 256
     python bench/bench_efficiency.py --mixed-precision mixed_bfloat16   # against bf16's peak
+    python bench/bench_efficiency.py --steps-per-execution 1 8  # one step a call against 8
 
 The machine's peak is measured in the same run: the median rate of square matrix products
 (`tf.linalg.matmul`, the kernel oneDNN runs at its best; 2048 and 4096 wide, the faster)
@@ -71,7 +72,7 @@ def _matmul_flops(dtype, size, repeats):
 class StepTimer:
     """One model's compiled training steps on batches of random raw pixels, run and timed."""
 
-    def __init__(self, name, batch_size, seed=0):
+    def __init__(self, name, batch_size, steps_per_execution="auto", seed=0):
         import tensorflow as tf
 
         import cnnzoo
@@ -79,7 +80,7 @@ class StepTimer:
                                                set_steps_per_execution)
 
         self.model = cnnzoo.build(name, num_classes=10)
-        set_steps_per_execution(self.model, resolve_steps_per_execution("auto"))
+        set_steps_per_execution(self.model, resolve_steps_per_execution(steps_per_execution))
         self.steps_a_call = self.model.steps_per_execution
         rng = np.random.default_rng(seed)
         shape = self.model.input_shape[1:]
@@ -107,13 +108,13 @@ class StepTimer:
 def _efficiency_table(timers, peak, batch_size):
     from cnnzoo.flops import training_flops
 
-    print(f"{'model':<14} {'input':>9} {'train MFLOP/img':>16} {'ms/step':>8} "
+    print(f"{'model':<17} {'input':>9} {'train MFLOP/img':>16} {'ms/step':>8} "
           f"{'GFLOP/s':>8} {'of peak':>8}")
     for name, timer in timers.items():
         seconds = statistics.median(timer.seconds)
         achieved = training_flops(timer.model) * batch_size / seconds
         shape = "x".join(str(d) for d in timer.model.input_shape[1:])
-        print(f"{name:<14} {shape:>9} {training_flops(timer.model) / 1e6:16.1f} "
+        print(f"{name:<17} {shape:>9} {training_flops(timer.model) / 1e6:16.1f} "
               f"{seconds * 1e3:8.1f} {achieved / 1e9:8.1f} {achieved / peak:8.0%}")
 
 
@@ -125,14 +126,14 @@ def _profile_table(timers, peak, batch_size, steps):
     kinds = [kind for kind, _ in KINDS]
     print(f"\nwhere a step's kernel time goes ({steps} traced steps each; kernels of "
           "independent ops overlap, so 'overlap' = kernel time / step time)")
-    print(f"{'model':<14} " + " ".join(f"{kind[:11]:>11}" for kind in kinds)
+    print(f"{'model':<17} " + " ".join(f"{kind[:11]:>11}" for kind in kinds)
           + f" {'kernels':>8} {'overlap':>8}")
     rates = {}
     for name, timer in timers.items():
         profile = profile_step_kernels(timer.run_call, -(-steps // timer.steps_a_call),
                                        optimizer_scope=timer.model.optimizer.name)
         busy = sum(profile[kind] for kind in kinds)
-        print(f"{name:<14} " + " ".join(f"{profile[kind] / busy:11.0%}" for kind in kinds)
+        print(f"{name:<17} " + " ".join(f"{profile[kind] / busy:11.0%}" for kind in kinds)
               + f" {profile['kernels']:8.0f} {busy / statistics.median(timer.seconds):8.2f}")
         conv = training_flops_by_pass(timer.model, layer_types=(
             keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
@@ -142,9 +143,17 @@ def _profile_table(timers, peak, batch_size, steps):
                                            ("kernel_gradient", "conv kernel gradient"))]
     print("\nconvolution kernels, share of peak (their FLOPs / their kernel time; a lower "
           "bound, as a kernel running beside another shares the cores)")
-    print(f"{'model':<14} {'forward':>8} {'input grad':>11} {'kernel grad':>12}")
+    print(f"{'model':<17} {'forward':>8} {'input grad':>11} {'kernel grad':>12}")
     for name, (forward, input_gradient, kernel_gradient) in rates.items():
-        print(f"{name:<14} {forward:8.0%} {input_gradient:11.0%} {kernel_gradient:12.0%}")
+        print(f"{name:<17} {forward:8.0%} {input_gradient:11.0%} {kernel_gradient:12.0%}")
+
+
+def _auto_or_int(text):
+    return text if text == "auto" else int(text)
+
+
+def _steps_a_call(timers):
+    return " or ".join(sorted({str(timer.steps_a_call) for timer in timers.values()}, key=int))
 
 
 def main(argv=None):
@@ -156,6 +165,9 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", default="float32",
                         choices=["float32", "mixed_bfloat16", "mixed_float16"],
                         help="the models' dtype policy; the peak is measured in its dtype")
+    parser.add_argument("--steps-per-execution", nargs="+", default=["auto"],
+                        type=_auto_or_int, help="steps a call, as fit's setting (default: "
+                        "auto); several alternate, each model's rows named MODEL xN")
     parser.add_argument("--profile", action="store_true",
                         help="also trace each model and print where its step goes")
     parser.add_argument("--quick", action="store_true", help="mnist_cnn and resnet20, 8 steps")
@@ -168,7 +180,13 @@ def main(argv=None):
     compute_dtype = {"float32": "float32", "mixed_bfloat16": "bfloat16",
                      "mixed_float16": "float16"}[args.mixed_precision]
     with dtype_policy(args.mixed_precision):
-        timers = {name: StepTimer(name, args.batch_size) for name in args.models}
+        timers = {}
+        for name in args.models:
+            for steps_per_execution in args.steps_per_execution:
+                timer = StepTimer(name, args.batch_size, steps_per_execution)
+                label = name if len(args.steps_per_execution) == 1 else (
+                    f"{name} x{timer.steps_a_call}")
+                timers[label] = timer
     peaks = []
     for _ in range(args.repeats):
         peaks.append(matmul_peak_flops(compute_dtype))
@@ -177,8 +195,8 @@ def main(argv=None):
     peak = statistics.median(peaks)
     print(f"machine: {describe_machine()['machine']}; {compute_dtype} matmul peak "
           f"{peak / 1e9:.1f} GFLOP/s (median of {args.repeats}); {args.mixed_precision}, "
-          f"batch {args.batch_size}, {timers[args.models[0]].steps_a_call} steps a call, median "
-          f"step of {args.repeats} alternated rounds x {args.steps} steps")
+          f"batch {args.batch_size}, {_steps_a_call(timers)} steps a call, median step of "
+          f"{args.repeats} alternated rounds x {args.steps} steps")
     _efficiency_table(timers, peak, args.batch_size)
     if args.profile:
         _profile_table(timers, peak, args.batch_size, steps=args.steps)
