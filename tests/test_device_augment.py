@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from without_tensorflow import BLOCK_TENSORFLOW
 
-from cnnzoo.data.device_augment import RandomShiftFlip, from_preset, shift_pixels
+from cnnzoo.data.device_augment import RandomShiftFlip, augmenting, from_preset, shift_pixels
 
 PAD = 2
 # Distinct positive pixels, so every shift and flip of an image is told apart from zeros.
@@ -98,6 +98,36 @@ def test_from_preset_matches_the_tf_data_presets():
         from_preset("strong", (28, 28, 1))
     with pytest.raises(ValueError, match="fraction"):
         shift_pixels(0.7, 28)
+
+
+def test_augmenting_trains_the_network_it_wraps_and_infers_as_it_does(tmp_path):
+    import cnnzoo
+
+    images = np.random.default_rng(0).uniform(0, 255, (32, 8, 8, 1)).astype("float32")
+    network = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3, compile=False)
+    trainer = augmenting(network, "light", seed=0)
+    assert [layer.name for layer in trainer.layers] == ["images", "augment_light",
+                                                       "tutorial_5x5"]
+    np.testing.assert_allclose(trainer.predict(images, verbose=0),
+                               network.predict(images, verbose=0), rtol=1e-6)
+    before = [weight.copy() for weight in network.get_weights()]
+    labels = np.arange(len(images)) % 3
+    history = cnnzoo.fit(trainer, (images, labels), epochs=1, workdir=tmp_path, batch_size=8,
+                         verbose=0)
+    assert history.model is trainer
+    assert any(not np.array_equal(a, b) for a, b in zip(before, network.get_weights()))
+    np.testing.assert_allclose(trainer.predict(images, verbose=0),
+                               network.predict(images, verbose=0), rtol=1e-6)
+    # Its checkpoint loads back whole, optimizer state included.
+    loaded = keras.saving.load_model(tmp_path / "last.keras")
+    assert int(loaded.optimizer.iterations) == 4
+
+
+def test_augmenting_refuses_a_compiled_model():
+    import cnnzoo
+
+    with pytest.raises(ValueError, match="uncompiled model.*compile=False"):
+        augmenting(cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3))
 
 
 JAX_SCRIPT = BLOCK_TENSORFLOW + textwrap.dedent("""

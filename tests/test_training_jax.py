@@ -1,4 +1,5 @@
-"""cnnzoo.fit and cnnzoo.evaluate on Keras's JAX backend with NumPy arrays, TensorFlow absent."""
+"""cnnzoo.fit (augmenting on the device) and cnnzoo.evaluate on Keras's JAX backend with
+NumPy arrays, TensorFlow absent."""
 
 import subprocess
 import sys
@@ -15,12 +16,18 @@ SCRIPT = BLOCK_TENSORFLOW + textwrap.dedent("""
     from cnnzoo.data import load_arrays
 
     assert keras.backend.backend() == "jax"
+    from cnnzoo.data.device_augment import augmenting
+
     x, y, info = load_arrays("digits", "train")
     x_test, y_test, _ = load_arrays("digits", "test")
-    history = cnnzoo.fit("tutorial_5x5", (x, y), epochs=4, workdir=sys.argv[1],
-                         num_classes=10, batch_size=32, schedule="cosine",
+    # Augmented on the device, inside the jit-compiled step: the way on JAX.
+    network = cnnzoo.build("tutorial_5x5", input_shape=x.shape[1:], num_classes=10,
+                           compile=False)
+    history = cnnzoo.fit(augmenting(network, "light", flip_allowed=False, seed=0), (x, y),
+                         epochs=4, workdir=sys.argv[1], batch_size=32, schedule="cosine",
                          learning_rate=3e-3, seed=0, verbose=0)
-    result = cnnzoo.evaluate(history.model, (x_test, y_test))
+    assert history.model.jit_compile is True
+    result = cnnzoo.evaluate(network, (x_test, y_test))
     print(result["accuracy"])
 """)
 

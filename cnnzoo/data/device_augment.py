@@ -33,7 +33,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["RandomShiftFlip", "from_preset", "shift_pixels"]
+__all__ = ["RandomShiftFlip", "augmenting", "from_preset", "shift_pixels"]
 
 
 def shift_pixels(fraction: float, side: int) -> int:
@@ -155,3 +155,45 @@ def from_preset(preset, image_shape, *, flip_allowed: bool = True, seed: int | N
     pad = shift_pixels(preset.shift, min(image_shape[:2])) if preset.shift else 0
     return RandomShiftFlip(pad=pad, flip=preset.flip and flip_allowed, seed=seed,
                            name=f"augment_{preset.name}")
+
+
+def augmenting(model, preset="standard", *, flip_allowed: bool = True, seed: int | None = None):
+    """Returns a model that trains `model` on augmented images: a preset's shift and flip
+    (`from_preset`) in front of it, inside the compiled training step.
+
+    This is how to augment array data on the JAX backend, which has no tf.data pipeline
+    (on TensorFlow, `cnnzoo.load_dataset(..., augment=...)` augments faster, in the
+    pipeline). The returned model shares `model`'s layers, so training it trains `model`;
+    at inference it computes exactly what `model` does. It is returned uncompiled:
+    `cnnzoo.fit` compiles it (or call `cnnzoo.compile_classifier` on it).
+
+    Args:
+        model: an uncompiled `keras.Model` taking raw-pixel images (`cnnzoo.build(name,
+            compile=False)`).
+        preset, flip_allowed, seed: as `from_preset`.
+
+    Returns:
+        An uncompiled `keras.Model` named `{model.name}_augmented`.
+
+    Raises:
+        ValueError: a compiled `model` (Keras would save its unused optimizer inside the
+            new model's files and fail to load it back), or what `from_preset` refuses.
+
+    Example:
+        >>> import cnnzoo
+        >>> network = cnnzoo.build("tutorial_5x5", input_shape=(8, 8, 1), num_classes=3,
+        ...                        compile=False)
+        >>> trainer = augmenting(network, "light", flip_allowed=False, seed=0)
+        >>> trainer.name, trainer.layers[1].name
+        ('tutorial_5x5_augmented', 'augment_light')
+    """
+    if model.compiled:
+        raise ValueError(
+            f"augmenting takes an uncompiled model, and {model.name!r} is compiled: a compiled "
+            "model inside another keeps its own unused optimizer, which Keras saves in the "
+            "checkpoints and cannot load back. Build it with compile=False (cnnzoo.build(..., "
+            "compile=False)); cnnzoo.fit compiles the model augmenting returns.")
+    image_shape = tuple(model.input_shape[1:])
+    images = keras.Input(image_shape, name="images")
+    augment = from_preset(preset, image_shape, flip_allowed=flip_allowed, seed=seed)
+    return keras.Model(images, model(augment(images)), name=f"{model.name}_augmented")

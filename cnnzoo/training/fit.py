@@ -67,8 +67,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             TensorFlow CPUs), True or False.
         steps_per_execution: training steps one call from Python runs: "auto" (8 on
             TensorFlow, 1 on JAX, or what a given model was compiled with when above 1;
-            1 when a callback in `callbacks` has batch hooks, so it sees every batch; a
-            divisor of `steps_per_epoch` when that is set; see
+            1 when a callback in `callbacks` has batch hooks, so it sees every batch, and
+            under a distribution strategy; a divisor of `steps_per_epoch` when set; see
             `cnnzoo.training.precision`) or a positive int. Batch hooks run once a call.
         seed: an integer for a reproducible run (seeds and deterministic ops), or None.
         batch_size: the batch size for array data (datasets come batched).
@@ -133,7 +133,8 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         set_steps_per_execution(model, resolve_steps_per_execution(
             steps_per_execution, compiled_with=model.steps_per_execution,
             steps_per_epoch=steps_per_epoch,
-            callbacks_watch_batches=any(map(run_callbacks.watches_batches, callbacks))))
+            callbacks_watch_batches=any(map(run_callbacks.watches_batches, callbacks)),
+            distributed=strategy is not None or _built_under_a_strategy(model)))
         num_classes = model.output_shape[-1]
         inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                            num_classes=num_classes, model_name=model_name)
@@ -187,6 +188,13 @@ def _strategy_for(model, distribute):
         f"distribute={distribute!r} needs fit to build the model inside the strategy's "
         f"scope; pass the model by name (e.g. {model.name!r} if registered) instead of a "
         "keras.Model, or build and compile it inside strategy.scope() yourself.")
+
+
+def _built_under_a_strategy(model):
+    """Returns whether a given model was built inside a tf.distribute strategy's scope."""
+    # Keras's TensorFlow trainer keeps the strategy it was created under; other backends
+    # have no tf.distribute.
+    return getattr(model, "_distribute_strategy", None) is not None
 
 
 def _compile_settings(*, optimizer, learning_rate, weight_decay, label_smoothing, schedule,

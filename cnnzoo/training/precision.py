@@ -11,10 +11,11 @@ are the usual speed-ups and are on by default. On the JAX backend XLA is always 
 
 Steps per execution (Keras's `steps_per_execution`: how many training steps one call from
 Python runs) is 8 on TensorFlow: each call costs the Python side about a millisecond
-(Keras's loop, the callbacks, TF's dispatch), 15% of `mnist_cnn`'s step at batch 64, and 8
-steps a call won it back (`bench/bench_classic.py`: 0.86x to 1.02x the classic script in
-float32, 1.17x to 1.33x in bfloat16). On JAX it stays 1: Keras's JAX trainer unrolls the
-steps into one compiled program, which multiplies the compile time.
+(Keras's loop, the callbacks, TF's dispatch), up to 15% of `mnist_cnn`'s step at batch
+64, and 8 steps a call won it back (`bench/bench_classic.py --steps-per-execution 1`
+against its default: 0.84x to 1.18x the classic script in float32, 1.06x to 1.34-1.44x in
+bfloat16). On JAX it stays 1, unmeasured: Keras's JAX trainer still calls the compiled
+step once a step from Python within a call, so only the callbacks' share would be saved.
 """
 
 import contextlib
@@ -148,7 +149,8 @@ def dtype_policy(name):
 
 
 def resolve_steps_per_execution(steps_per_execution="auto", *, compiled_with=1,
-                                steps_per_epoch=None, callbacks_watch_batches=False):
+                                steps_per_epoch=None, callbacks_watch_batches=False,
+                                distributed=False):
     """Returns how many training steps one call from Python runs.
 
     Keras rounds an epoch capped by `steps_per_epoch` up to whole calls, so the value
@@ -160,9 +162,13 @@ def resolve_steps_per_execution(steps_per_execution="auto", *, compiled_with=1,
         steps_per_epoch: the cap on an epoch's steps, or None.
         callbacks_watch_batches: whether a callback of the user's has batch hooks, which
             Keras calls once a call: "auto" is then 1, so they see every batch.
+        distributed: whether the model trains under a tf.distribute strategy: "auto" is
+            then 1, as Keras 3.15 fails to run several steps a call from a distributed
+            dataset (its end-of-data check raises inside the step).
 
     Returns:
-        The setting given, or for "auto": 1 when callbacks watch batches, else
+        The setting given, or for "auto": 1 when callbacks watch batches or training is
+        distributed, else
         `compiled_with` when above 1, else `STEPS_PER_EXECUTION_ON_TENSORFLOW` on
         TensorFlow and 1 on other backends, made the largest divisor of
         `steps_per_epoch` not above it.
@@ -186,7 +192,7 @@ def resolve_steps_per_execution(steps_per_execution="auto", *, compiled_with=1,
                 f"{steps_per_epoch}: Keras would round each epoch up to whole calls; pass a "
                 "divisor, or 'auto'.")
         return steps_per_execution
-    if callbacks_watch_batches:
+    if callbacks_watch_batches or distributed:
         return 1
     if compiled_with > 1:
         steps = compiled_with
