@@ -13,7 +13,7 @@ Steps per execution (Keras's `steps_per_execution`: how many training steps one 
 Python runs) is 8 on TensorFlow: each call costs the Python side about a millisecond
 (Keras's loop, the callbacks, TF's dispatch), up to 15% of `mnist_cnn`'s step at batch
 64, and 8 steps a call won it back (`bench/bench_classic.py --steps-per-execution 1`
-against its default: 0.84x to 1.18x the classic script in float32, 1.06x to 1.34-1.44x in
+against its default: 0.84x to 1.10-1.18x the classic script in float32, 1.06x to 1.34-1.44x in
 bfloat16). On JAX it stays 1, unmeasured: Keras's JAX trainer still calls the compiled
 step once a step from Python within a call, so only the callbacks' share would be saved.
 """
