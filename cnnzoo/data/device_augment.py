@@ -176,8 +176,9 @@ def augmenting(model, preset="standard", *, flip_allowed: bool = True, seed: int
         An uncompiled `keras.Model` named `{model.name}_augmented`.
 
     Raises:
-        ValueError: a compiled `model` (Keras would save its unused optimizer inside the
-            new model's files and fail to load it back), or what `from_preset` refuses.
+        ValueError: a compiled `model` (Keras would save its unused optimizer in the new
+            model's checkpoints, and a loaded checkpoint would skip the optimizer's
+            state), or what `from_preset` refuses.
 
     Example:
         >>> import cnnzoo
@@ -191,8 +192,9 @@ def augmenting(model, preset="standard", *, flip_allowed: bool = True, seed: int
         raise ValueError(
             f"augmenting takes an uncompiled model, and {model.name!r} is compiled: a compiled "
             "model inside another keeps its own unused optimizer, which Keras saves in the "
-            "checkpoints and cannot load back. Build it with compile=False (cnnzoo.build(..., "
-            "compile=False)); cnnzoo.fit compiles the model augmenting returns.")
+            "checkpoints, and loading one then skips the optimizer's state. Build it with "
+            "compile=False (cnnzoo.build(..., compile=False)); cnnzoo.fit compiles the "
+            "model augmenting returns.")
     image_shape = tuple(model.input_shape[1:])
     images = keras.Input(image_shape, name="images")
     augment = from_preset(preset, image_shape, flip_allowed=flip_allowed, seed=seed)
