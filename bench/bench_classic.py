@@ -23,6 +23,8 @@ import argparse
 import statistics
 import tempfile
 
+from cnnzoo.training.precision import parse_steps_per_execution
+
 try:
     from bench.classic import build_classic_model, classic_arrays, epoch_timer
     from bench.machine import describe_machine
@@ -31,10 +33,6 @@ except ImportError:  # Run as a script: bench/ is on the path.
     from machine import describe_machine
 
 BATCH_SIZE = 64
-
-
-def _auto_or_int(text):
-    return text if text == "auto" else int(text)
 
 
 def main(argv=None):
@@ -46,7 +44,7 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", default="float32",
                         choices=["float32", "mixed_float16", "mixed_bfloat16"],
                         help="cnnzoo's model's dtype policy (default: float32)")
-    parser.add_argument("--steps-per-execution", default="auto", type=_auto_or_int,
+    parser.add_argument("--steps-per-execution", default="auto", type=parse_steps_per_execution,
                         help="cnnzoo.fit's steps_per_execution (default: auto)")
     args = parser.parse_args(argv)
     if args.quick:

@@ -9,8 +9,8 @@
 
 The machine's peak is measured in the same run: the median rate of square matrix products
 (`tf.linalg.matmul`, the kernel oneDNN runs at its best; 2048 and 4096 wide, the faster)
-in the compute dtype,
-the ceiling any convolution lowered to matrix products can reach. Each model trains on
+in the compute dtype, the ceiling any convolution lowered to matrix products can reach.
+Each model trains on
 random raw pixels (so the input pipeline costs nothing) at its default input, running
 as many steps a call as `cnnzoo.fit` does (`steps_per_execution`, 8 on TensorFlow). Each
 call is timed alone: Keras's compiled train function, waited for by reading the loss, as
@@ -36,6 +36,8 @@ import statistics
 import time
 
 import numpy as np
+
+from cnnzoo.training.precision import parse_steps_per_execution
 
 try:
     from bench.machine import describe_machine
@@ -112,9 +114,10 @@ def _efficiency_table(timers, peak, batch_size):
           f"{'GFLOP/s':>8} {'of peak':>8}")
     for name, timer in timers.items():
         seconds = statistics.median(timer.seconds)
-        achieved = training_flops(timer.model) * batch_size / seconds
+        flops = training_flops(timer.model)
+        achieved = flops * batch_size / seconds
         shape = "x".join(str(d) for d in timer.model.input_shape[1:])
-        print(f"{name:<17} {shape:>9} {training_flops(timer.model) / 1e6:16.1f} "
+        print(f"{name:<17} {shape:>9} {flops / 1e6:16.1f} "
               f"{seconds * 1e3:8.1f} {achieved / 1e9:8.1f} {achieved / peak:8.0%}")
 
 
@@ -148,10 +151,6 @@ def _profile_table(timers, peak, batch_size, steps):
         print(f"{name:<17} {forward:8.0%} {input_gradient:11.0%} {kernel_gradient:12.0%}")
 
 
-def _auto_or_int(text):
-    return text if text == "auto" else int(text)
-
-
 def _steps_a_call(timers):
     return " or ".join(sorted({str(timer.steps_a_call) for timer in timers.values()}, key=int))
 
@@ -166,7 +165,7 @@ def main(argv=None):
                         choices=["float32", "mixed_bfloat16", "mixed_float16"],
                         help="the models' dtype policy; the peak is measured in its dtype")
     parser.add_argument("--steps-per-execution", nargs="+", default=["auto"],
-                        type=_auto_or_int, help="steps a call, as fit's setting (default: "
+                        type=parse_steps_per_execution, help="steps a call, as fit's setting (default: "
                         "auto); several alternate, each model's rows named MODEL xN")
     parser.add_argument("--profile", action="store_true",
                         help="also trace each model and print where its step goes")

@@ -16,9 +16,9 @@ from cnnzoo.training import inputs
 from cnnzoo.training import workdir as run_files
 from cnnzoo.training.determinism import make_deterministic
 from cnnzoo.training.lock import workdir_lock
-from cnnzoo.training.precision import (dtype_policy, resolve_jit_compile,
-                                       resolve_mixed_precision, resolve_steps_per_execution,
-                                       set_steps_per_execution)
+from cnnzoo.training.precision import (check_steps_per_execution, dtype_policy,
+                                       resolve_jit_compile, resolve_mixed_precision,
+                                       resolve_steps_per_execution, set_steps_per_execution)
 from cnnzoo.training.progress import progress_callbacks
 from cnnzoo.training.schedules import make_schedule
 from cnnzoo.training.strategy import (is_chief, make_strategy, multi_worker_fit, num_replicas,
@@ -100,7 +100,7 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; received epochs={epochs!r}.")
     # A bad value is refused before any file is written.
-    resolve_steps_per_execution(steps_per_execution, steps_per_epoch=steps_per_epoch)
+    check_steps_per_execution(steps_per_execution, steps_per_epoch=steps_per_epoch)
     if seed is not None:
         make_deterministic(seed)
     train_data = inputs.as_data(train, argument="train")
@@ -134,7 +134,7 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             steps_per_execution, compiled_with=model.steps_per_execution,
             steps_per_epoch=steps_per_epoch,
             callbacks_watch_batches=any(map(run_callbacks.watches_batches, callbacks)),
-            distributed=strategy is not None or _built_under_a_strategy(model)))
+            distributed=_built_under_a_strategy(model)))
         num_classes = model.output_shape[-1]
         inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                            num_classes=num_classes, model_name=model_name)
@@ -191,7 +191,8 @@ def _strategy_for(model, distribute):
 
 
 def _built_under_a_strategy(model):
-    """Returns whether a given model was built inside a tf.distribute strategy's scope."""
+    """Returns whether `model` was built inside a tf.distribute strategy's scope (as `fit`
+    builds a model by name under `distribute`)."""
     # Keras's TensorFlow trainer keeps the strategy it was created under; other backends
     # have no tf.distribute.
     return getattr(model, "_distribute_strategy", None) is not None

@@ -168,30 +168,19 @@ def resolve_steps_per_execution(steps_per_execution="auto", *, compiled_with=1,
 
     Returns:
         The setting given, or for "auto": 1 when callbacks watch batches or training is
-        distributed, else
-        `compiled_with` when above 1, else `STEPS_PER_EXECUTION_ON_TENSORFLOW` on
-        TensorFlow and 1 on other backends, made the largest divisor of
-        `steps_per_epoch` not above it.
+        distributed, else `compiled_with` when above 1, else
+        `STEPS_PER_EXECUTION_ON_TENSORFLOW` on TensorFlow and 1 on other backends, made
+        the largest divisor of `steps_per_epoch` not above it.
 
     Raises:
-        ValueError: neither "auto" nor a positive int, or an int that does not divide
-            `steps_per_epoch`.
+        ValueError: what `check_steps_per_execution` refuses.
 
     Example:
         >>> resolve_steps_per_execution("auto", compiled_with=8, steps_per_epoch=10)
         5
     """
     if steps_per_execution != "auto":
-        if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int)
-                or steps_per_execution < 1):
-            raise ValueError(f"steps_per_execution must be a positive integer or 'auto'; "
-                             f"received steps_per_execution={steps_per_execution!r}.")
-        if steps_per_epoch and steps_per_epoch % steps_per_execution:
-            raise ValueError(
-                f"steps_per_execution={steps_per_execution} does not divide steps_per_epoch="
-                f"{steps_per_epoch}: Keras would round each epoch up to whole calls; pass a "
-                "divisor, or 'auto'.")
-        return steps_per_execution
+        return check_steps_per_execution(steps_per_execution, steps_per_epoch=steps_per_epoch)
     if callbacks_watch_batches or distributed:
         return 1
     if compiled_with > 1:
@@ -201,6 +190,36 @@ def resolve_steps_per_execution(steps_per_execution="auto", *, compiled_with=1,
     if steps_per_epoch:
         steps = max(d for d in range(1, steps + 1) if steps_per_epoch % d == 0)
     return steps
+
+
+def check_steps_per_execution(steps_per_execution, *, steps_per_epoch=None):
+    """Returns `steps_per_execution` ("auto" or a positive int) once it is known good.
+
+    Raises:
+        ValueError: neither "auto" nor a positive int, or an int that does not divide
+            `steps_per_epoch` (Keras would round each epoch up to whole calls).
+    """
+    if steps_per_execution == "auto":
+        return steps_per_execution
+    if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int)
+            or steps_per_execution < 1):
+        raise ValueError(f"steps_per_execution must be a positive integer or 'auto'; "
+                         f"received steps_per_execution={steps_per_execution!r}.")
+    if steps_per_epoch and steps_per_epoch % steps_per_execution:
+        raise ValueError(
+            f"steps_per_execution={steps_per_execution} does not divide steps_per_epoch="
+            f"{steps_per_epoch}: Keras would round each epoch up to whole calls; pass a "
+            "divisor, or 'auto'.")
+    return steps_per_execution
+
+
+def parse_steps_per_execution(text):
+    """Returns a command-line `--steps-per-execution` value: "auto" or a positive int.
+
+    Raises:
+        ValueError: anything else (argparse reports it as an invalid value).
+    """
+    return check_steps_per_execution(text if text == "auto" else int(text))
 
 
 def set_steps_per_execution(model, steps_per_execution):
