@@ -26,5 +26,12 @@ def test_ci_runs_the_readme_test_command_as_written():
     main_job, test_command = blocks[0].strip(), blocks[1].strip()
     assert "cnnzoo train mnist_cnn --dataset fashion_mnist --export saved_models/" in main_job
     assert "pytest" in test_command
-    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    ci_script = (ROOT / ".ci" / "run").read_text()
+    ci_lines = [line.strip() for line in ci_script.splitlines()]
     assert test_command in ci_lines
+    # ...inside a new virtual environment, activated before it, so nothing installed by
+    # hand in the system Python can stand in for an undeclared dependency.
+    venv = ci_lines.index('python3 -m venv "$VENV"')
+    activate = ci_lines.index('. "$VENV/bin/activate"')
+    assert venv < activate < ci_lines.index(test_command)
+    assert "--system-site-packages" not in ci_script
