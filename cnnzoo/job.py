@@ -77,7 +77,8 @@ def check_export_target(path, *, workdir, version=1):
     Raises:
         ValueError: `version` is not a positive integer, or `path` is the workdir, lies
             inside it or holds it (the export would replace or mix with the run).
-        FileExistsError: `path` exists and is not a TF Serving model base.
+        FileExistsError: `path` exists and is not a TF Serving model base, or
+            `path/<version>` is not an export cnnzoo wrote (never replaced).
     """
     serving.check_version(version, argument="export_version")
     base = pathlib.Path(path).expanduser().resolve()
@@ -87,7 +88,7 @@ def check_export_target(path, *, workdir, version=1):
         raise ValueError(f"export folder {str(path)!r} {where} the workdir {str(workdir)!r}; "
                          "the export would replace the run's files. Export elsewhere, e.g. "
                          f"saved_models/{run.name}.")
-    serving.check_model_base(path)
+    serving.check_model_base(path, version=version)
 
 
 def _test_time_augmentation(recipe, info, say):

@@ -112,7 +112,7 @@ def test_bad_format_arguments_are_refused(model, tmp_path, fmt, name, kwargs, me
 
 def test_file_formats_are_atomic_and_refuse_existing_files(model, tmp_path, monkeypatch):
     target = tmp_path / "model.tflite"
-    target.write_bytes(b"old")
+    target.write_bytes(b"\x1c\0\0\0TFL3 old")  # An earlier export: overwrite replaces it.
     with pytest.raises(FileExistsError):
         export_model(model, target, format="tflite")
 
@@ -122,6 +122,6 @@ def test_file_formats_are_atomic_and_refuse_existing_files(model, tmp_path, monk
     monkeypatch.setattr("cnnzoo.export.formats.tflite_bytes", crash)
     with pytest.raises(RuntimeError):
         export_model(model, target, format="tflite", overwrite=True)
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"\x1c\0\0\0TFL3 old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
 

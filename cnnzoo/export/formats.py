@@ -7,6 +7,7 @@ without them (the CLI's parser needs it on any backend).
 import pathlib
 
 from cnnzoo.atomic import atomic_file
+from cnnzoo.layouts.serving import export_path
 
 FORMATS = ("saved_model", "keras", "tflite", "tflite_float16", "tflite_int8", "onnx")
 _SUFFIXES = {"keras": ".keras", "tflite": ".tflite", "tflite_float16": ".tflite",
@@ -35,7 +36,9 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
         ValueError: an unknown format, a file name without the format's suffix, or what
             `export_saved_model` refuses; `class_names`/`metadata`/`version` for formats
             that do not store them.
-        FileExistsError, NotADirectoryError: as `export_saved_model`, before writing.
+        FileExistsError, NotADirectoryError: as `export_saved_model`, before writing;
+            with `overwrite`, also a file at `path` that is not of `format`
+            (`check_replaceable_file`): only what an export wrote is replaced.
         ImportError: `onnx` without its packages.
     """
     from cnnzoo.export.saved_model import check_classifier, export_saved_model
@@ -52,10 +55,12 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
     if given:
         raise ValueError(f"{given} are stored only in SavedModel exports; format={format!r} "
                          "keeps none of them. Leave them out or use format='saved_model'.")
-    path = pathlib.Path(path)
+    path = export_path(path)
     if path.suffix != _SUFFIXES[format]:
         raise ValueError(f"format {format!r} writes a {_SUFFIXES[format]} file; received "
                          f"path {str(path)!r}. Use e.g. {path.stem + _SUFFIXES[format]!r}.")
+    if overwrite:
+        check_replaceable_file(path, format)
     with atomic_file(path, overwrite=overwrite) as staging:
         if format == "keras":
             model.save(staging)
@@ -65,6 +70,53 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
             staging.write_bytes(tflite_bytes(model, quantization=format[len("tflite_"):]
                                              or None))
     return path.expanduser().absolute()
+
+
+def _is_keras_file(path):
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _starts_like(path, test):
+    with open(path, "rb") as file:
+        return test(file.read(8))
+
+
+# How each format's files are told apart from anything else: a .keras file is a zip
+# holding config.json; a LiteRT flatbuffer carries "TFL3" at offset 4; an ONNX model is a
+# protobuf ModelProto, which serialisers start with ir_version (field 1, varint: 0x08).
+_LOOKS_LIKE = {
+    "keras": _is_keras_file,
+    "tflite": lambda p: _starts_like(p, lambda head: head[4:8] == b"TFL3"),
+    "onnx": lambda p: _starts_like(p, lambda head: head[:1] == b"\x08"),
+}
+
+
+def check_replaceable_file(path, format):
+    """Checks that an export in `format` may replace the file at `path`.
+
+    Only a file of that format (as an export writes it) is replaced; a missing `path`
+    passes. Nothing is changed here.
+
+    Raises:
+        FileExistsError: `path` is a symbolic link, or a file whose contents are not of
+            `format` (a user's file that only shares the suffix); the message names it.
+    """
+    path = pathlib.Path(path).expanduser()
+    if not (path.exists() or path.is_symlink()) or not (path.is_file() or path.is_symlink()):
+        return  # Missing, or a folder or device, which `atomic_file` refuses by name.
+    looks_like = _LOOKS_LIKE[format.split("_")[0]]
+    if path.is_symlink() or not looks_like(path):
+        what = "a symbolic link" if path.is_symlink() else f"not a {format} file"
+        raise FileExistsError(
+            f"refusing to replace {str(path)!r}: it is {what}, and an export replaces only "
+            f"a file of its own format. Choose another path, or move it away yourself if "
+            "it may go.")
 
 
 def tflite_bytes(model, *, quantization=None):

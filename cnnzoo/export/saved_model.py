@@ -3,15 +3,15 @@
 import contextlib
 import json
 import logging
-import pathlib
 
 import keras
 import tensorflow as tf
 
 from cnnzoo.atomic import atomic_directory
 from cnnzoo.export import signatures as sigs
-from cnnzoo.export.card import CARD_FILENAME, check_class_names, make_card
-from cnnzoo.layouts.serving import version_folder
+from cnnzoo.export.card import (CARD_FILENAME, KERAS_ASSET, check_class_names, make_card,
+                                save_keras_asset)
+from cnnzoo.layouts.serving import check_replaceable_export, export_path, version_folder
 
 
 def check_classifier(model):
@@ -115,7 +115,9 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
         path: the SavedModel folder, or with `version` the model's base folder.
         class_names: one name per class, or None; taken from `metadata["class_names"]`
             when None.
-        overwrite: replace an existing export at the target.
+        overwrite: replace an existing export at the target: only a SavedModel folder
+            cnnzoo exported (holding its model card and nothing else) or an empty folder;
+            anything else there is refused, never deleted.
         metadata: JSON-serialisable facts for the model card.
         version: None, or a positive integer: write to `path/<version>`, the layout
             TensorFlow Serving loads (`--model_base_path=path`).
@@ -124,9 +126,11 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
         The `pathlib.Path` of the SavedModel folder.
 
     Raises:
-        FileExistsError: the target exists and `overwrite` is False (nothing is written).
+        FileExistsError: the target exists and `overwrite` is False, or it is not a
+            cnnzoo export (nothing is written or deleted).
         NotADirectoryError: the target lies inside a file (nothing is written).
-        ValueError: not a classifier, bad class names, metadata or version.
+        ValueError: an empty path, not a classifier, bad class names, metadata or
+            version.
 
     Example:
         >>> import tempfile, cnnzoo
@@ -142,9 +146,11 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
     if class_names is None and metadata:
         class_names = metadata.get("class_names")
     class_names = check_class_names(class_names, num_classes)
-    path = pathlib.Path(path)
+    path = export_path(path)
     if version is not None:
         path = version_folder(path, version)
+    if overwrite:
+        check_replaceable_export(path)
     card = make_card(model, class_names=class_names, metadata=metadata,
                      signatures=_describe_signatures(input_shape, num_classes,
                                                      class_names is not None))
@@ -154,4 +160,5 @@ def export_saved_model(model, path, *, class_names=None, overwrite=False, metada
         # Serving copies it with the version folder and any reader finds it by name.
         (staging / "assets").mkdir(exist_ok=True)
         (staging / "assets" / CARD_FILENAME).write_text(json.dumps(card, indent=2) + "\n")
+        save_keras_asset(model, staging / "assets" / KERAS_ASSET)  # For Grad-CAM.
     return path.expanduser().absolute()

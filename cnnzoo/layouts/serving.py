@@ -11,6 +11,71 @@ import pathlib
 from cnnzoo.atomic import is_leftover
 
 SAVED_MODEL_FILE = "saved_model.pb"
+# What an export writes into its SavedModel folder; anything else in one is the user's.
+EXPORT_ENTRIES = frozenset({SAVED_MODEL_FILE, "fingerprint.pb", "variables", "assets"})
+
+
+def export_path(path, *, argument="path"):
+    """Returns `path` as a `pathlib.Path`, refusing an empty one.
+
+    `pathlib.Path("")` is the current folder, so an empty path given by mistake (an unset
+    shell variable) would make an export replace the folder it runs in.
+
+    Raises:
+        ValueError: `path` is empty or only blanks.
+
+    Example:
+        >>> export_path("saved_models/m").as_posix()
+        'saved_models/m'
+        >>> export_path("")
+        Traceback (most recent call last):
+        ...
+        ValueError: path is empty; name the folder or file to write, e.g. saved_models/model.
+    """
+    if isinstance(path, (str, bytes)) and not path.strip():
+        raise ValueError(f"{argument} is empty; name the folder or file to write, e.g. "
+                         "saved_models/model.")
+    return pathlib.Path(path)
+
+
+def _describe(names):
+    shown = ", ".join(repr(name) for name in sorted(names)[:3])
+    return shown + (", ..." if len(names) > 3 else "")
+
+
+def check_replaceable_export(path):
+    """Checks that an export may replace what is at `path`: only what cnnzoo wrote there.
+
+    `path` may be missing, an empty folder, or a SavedModel folder that cnnzoo exported:
+    its `saved_model.pb` and model card (`assets/cnnzoo_card.json`), and nothing beside
+    what an export writes (`EXPORT_ENTRIES`). Replacing it then deletes nothing a user
+    made. Nothing is changed here.
+
+    Raises:
+        FileExistsError: anything else at `path` (a file, a symbolic link, a folder of
+            other files, a SavedModel without cnnzoo's card); the message names it.
+    """
+    from cnnzoo.export.card import CARD_FILENAME  # Plain Python; imported late (a cycle).
+
+    path = pathlib.Path(path).expanduser()
+    if not (path.exists() or path.is_symlink()):
+        return
+    refusal = (f"refusing to replace {str(path)!r}: cnnzoo replaces only a SavedModel "
+               "folder it exported (with assets/" + CARD_FILENAME + ")")
+    hint = "Choose another path, or move it away yourself if it may go."
+    if path.is_symlink() or not path.is_dir():
+        kind = "a symbolic link" if path.is_symlink() else "a file"
+        raise FileExistsError(f"{refusal}, and it is {kind}. {hint}")
+    names = {entry.name for entry in path.iterdir()}
+    if not names:
+        return
+    others = names - EXPORT_ENTRIES
+    if others:
+        raise FileExistsError(f"{refusal}, and it holds {_describe(others)}. {hint}")
+    if not ((path / SAVED_MODEL_FILE).is_file()
+            and (path / "assets" / CARD_FILENAME).is_file()):
+        raise FileExistsError(f"{refusal}; it is not one (no {SAVED_MODEL_FILE} with "
+                              f"assets/{CARD_FILENAME}). {hint}")
 
 
 def version_number(name):
@@ -102,17 +167,19 @@ def resolve_saved_model(path):
         "cnnzoo.export_saved_model(model, path).")
 
 
-def check_model_base(path):
+def check_model_base(path, *, version=None):
     """Checks that `path` may receive a version folder as a TF Serving model base.
 
     `path` may be missing, empty, or hold only numbered version folders with a
     `saved_model.pb` (as `find_saved_model` reads them); writing `path/<version>` then
     replaces at most that version and leaves the others alone. Temporaries of an export
     (`.1.partial-...`, live or left by a killed one) are looked past: TF Serving ignores
-    them, and the next export into `path` deletes the abandoned ones.
+    them, and the next export into `path` deletes the abandoned ones. With `version`,
+    `path/<version>` must also be what an export may replace (`check_replaceable_export`).
 
     Raises:
-        FileExistsError: `path` is a file, or a folder holding anything else.
+        FileExistsError: `path` is a file, or a folder holding anything else, or
+            `path/<version>` is not a cnnzoo export.
     """
     base = pathlib.Path(path).expanduser().resolve()
     if not (base.exists() or base.is_symlink()):
@@ -129,3 +196,5 @@ def check_model_base(path):
             f"export folder {str(path)!r} exists and is not a TF Serving model base (only "
             f"numbered version folders holding {SAVED_MODEL_FILE}); it holds {shown}. "
             "Choose another folder or an empty one.")
+    if version is not None:
+        check_replaceable_export(version_folder(base, version))
