@@ -6,10 +6,12 @@ The one place where a path becomes a model. It sits above `cnnzoo.training` and
 what a path means. What a workdir and an export hold is named in `cnnzoo.layouts`.
 """
 
+import contextlib
 import json
 import os
 import pathlib
 import re
+import tempfile
 import traceback
 import zipfile
 import zlib
@@ -37,6 +39,86 @@ class ExportedClassifier:
     def predict_on_batch(self, images):
         # `run`, not `predict`: `evaluate` has already looked at the pixel range.
         return self.predictor.run(images)["probabilities"]
+
+
+# `NAME:TAG`: a registered model with its shipped weights, e.g. "mnist_cnn:fashion_mnist".
+_SHIPPED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*):(?P<tag>[A-Za-z0-9_.-]+)$")
+# Manifest fields about the file rather than the model; left out of an export's card.
+_FILE_FIELDS = ("file", "sha256", "bytes", "url")
+
+
+def shipped_weights(source):
+    """Returns `(name, tag)` when `source` is `NAME:TAG` and no file or folder has that name.
+
+    Returns None for anything else (a path, or text without one colon).
+
+    Raises:
+        ValueError: `NAME` is not a registered model, or `TAG` is not one of its shipped
+            weights (each naming what exists).
+
+    Example:
+        >>> shipped_weights("mnist_cnn:fashion_mnist"), shipped_weights("runs/mnist_cnn")
+        (('mnist_cnn', 'fashion_mnist'), None)
+    """
+    from cnnzoo.pretrained import _find_entry
+    from cnnzoo.registry import model_card
+
+    match = _SHIPPED.match(str(source))
+    if match is None or pathlib.Path(source).expanduser().exists():
+        return None
+    try:
+        model_card(match["name"])
+    except ValueError as error:
+        raise ValueError(f"no file or folder {str(source)!r}, and it is not NAME:TAG of a "
+                         f"registered model: {error}") from None
+    _find_entry(match["name"], match["tag"])
+    return match["name"], match["tag"]
+
+
+def load_shipped(name, tag):
+    """Returns `(model, metadata)`: the registered model `name` with its weights `tag`.
+
+    `metadata` holds the manifest's facts about the weights (dataset, class names,
+    accuracy, the command that trained them...) for an export's model card, and `source`
+    ("NAME:TAG").
+
+    Raises:
+        ValueError: an unknown model or tag; `cnnzoo.WeightsIntegrityError` for a file
+            that fails its SHA-256 check.
+    """
+    from cnnzoo.pretrained import _find_entry
+    from cnnzoo.registry import build
+
+    entry = _find_entry(name, tag)
+    model = build(name, weights=tag, compile=False)
+    metadata = {key: value for key, value in entry.to_json().items()
+                if key not in _FILE_FIELDS}
+    metadata["source"] = f"{name}:{tag}"
+    return model, metadata
+
+
+@contextlib.contextmanager
+def saved_model_of(source):
+    """Yields the SavedModel to load for `source`, for `cnnzoo predict` and `serve`.
+
+    A path is yielded as it is. `NAME:TAG` is exported (`cnnzoo.export_saved_model`, with
+    the weights' facts in its card) into a temporary TF Serving base, yielded as
+    `BASE/NAME-TAG` and removed when the block ends.
+
+    Raises:
+        As `shipped_weights` and `load_shipped`.
+    """
+    shipped = shipped_weights(source)
+    if shipped is None:
+        yield source
+        return
+    from cnnzoo.export import export_saved_model
+
+    model, metadata = load_shipped(*shipped)
+    with tempfile.TemporaryDirectory(prefix="cnnzoo-export-") as folder:
+        base = pathlib.Path(folder) / "-".join(shipped)
+        export_saved_model(model, base, metadata=metadata, version=1)
+        yield base
 
 
 def find_artifact(path, *, exports=True):
@@ -69,7 +151,8 @@ def find_artifact(path, *, exports=True):
         return "keras", model_file
     if not path.is_file():
         raise FileNotFoundError(f"no model file or workdir at {str(path)!r}; pass {accepted}, "
-                                "such as runs/mnist_cnn-fashion_mnist.")
+                                "such as runs/mnist_cnn-fashion_mnist, or NAME:TAG for a "
+                                "registered model's shipped weights (mnist_cnn:fashion_mnist).")
     return "keras", path
 
 
@@ -155,6 +238,9 @@ def load_model(path, *, compile=True):
         FileNotFoundError: nothing loadable at `path`.
         ValueError: a file Keras cannot load.
     """
+    shipped = shipped_weights(path)
+    if shipped is not None:
+        return load_shipped(*shipped)[0]
     kind, location = find_artifact(path)
     if kind == "saved_model":
         from cnnzoo.export import load_exported
@@ -178,16 +264,22 @@ def _workdir_metadata(workdir):
 
 
 def load_export_source(path):
-    """Returns `(model, metadata)` from a `.keras` file or a training workdir.
+    """Returns `(model, metadata)` from a `.keras` file, a training workdir or `NAME:TAG`.
 
     A workdir gives its `best.keras` (else `last.keras`, `model.keras`) and, for the
     model card, the model name, dataset and class names in its `run.json` and the test
-    accuracy in its `evaluation.json` (or `run.json`'s `test_metrics`).
+    accuracy in its `evaluation.json` (or `run.json`'s `test_metrics`). `NAME:TAG` gives
+    the registered model with its shipped weights and their manifest facts
+    (`load_shipped`).
 
     Raises:
         FileNotFoundError: nothing at `path`, or a folder without a `.keras` model.
-        ValueError: a file Keras cannot load, or a `run.json` that is not JSON.
+        ValueError: a file Keras cannot load, a `run.json` that is not JSON, or an
+            unknown `NAME:TAG`.
     """
+    shipped = shipped_weights(path)
+    if shipped is not None:
+        return load_shipped(*shipped)
     path = pathlib.Path(path).expanduser()
     _, model_file = find_artifact(path, exports=False)
     metadata = _workdir_metadata(path) if path.is_dir() else {}

@@ -285,11 +285,27 @@ def _add_evaluate_command(subparsers):
     parser.set_defaults(handler=_run_evaluate)
 
 
+def _export_source(source, weights):
+    """Returns `source` as `load_export_source` takes it: `NAME:TAG` for `NAME --weights TAG`.
+
+    Raises:
+        UserError: `--weights` with a path, or with `NAME:TAG` naming another tag.
+    """
+    if weights is None:
+        return source
+    name, _, tag = source.partition(":")
+    if os.path.exists(source) or os.sep in source or (tag and tag != weights):
+        raise UserError(f"--weights {weights} takes a registered model name, such as "
+                        f"mnist_cnn; received {source!r}. Leave --weights out to export a "
+                        ".keras file or a workdir.")
+    return f"{name}:{weights}"
+
+
 def _run_export(args):
     from cnnzoo.artifacts import load_export_source
     from cnnzoo.export import export_model
 
-    model, metadata = load_export_source(args.source)
+    model, metadata = load_export_source(_export_source(args.source, args.weights))
     saved_model = args.format == "saved_model"
     class_names = args.class_names.split(",") if args.class_names else None
     try:
@@ -307,11 +323,13 @@ def _add_export_command(subparsers):
 
     parser = subparsers.add_parser(
         "export", help="export a trained model for serving (SavedModel, .keras, TFLite, ONNX)",
-        description="Export a .keras model or a training workdir (its best.keras, with the "
+        description="Export a .keras model, a training workdir (its best.keras, with the "
                     "dataset, class names and test accuracy of run.json/evaluation.json in "
-                    "the model card). A SavedModel takes uint8 images, encoded image bytes "
-                    "or tf.Examples; TensorFlow Serving loads it as it is.")
-    parser.add_argument("source", help="a .keras file, or a training workdir")
+                    "the model card) or a registered model with shipped weights (NAME "
+                    "--weights TAG, or NAME:TAG). A SavedModel takes uint8 images, encoded "
+                    "image bytes or tf.Examples; TensorFlow Serving loads it as it is.")
+    parser.add_argument("source", help="a .keras file, a training workdir, or a registered "
+                                       "model (with --weights, or as NAME:TAG)")
     parser.add_argument("output", help="the SavedModel folder (with --version: the model's "
                                        "base folder), or the .keras/.tflite/.onnx file")
     parser.add_argument("--format", default="saved_model", choices=FORMATS,
@@ -320,6 +338,9 @@ def _add_export_command(subparsers):
     parser.add_argument("--version", type=_positive_int,
                         help="write OUTPUT/VERSION, the folder layout TensorFlow Serving "
                              "loads (saved_model only)")
+    parser.add_argument("--weights", metavar="TAG",
+                        help="the shipped weights of the registered model SOURCE, e.g. "
+                             "fashion_mnist (see docs/pretrained.md)")
     parser.add_argument("--class-names", help="comma-separated class names (default: the "
                                               "workdir's run.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export")
@@ -329,10 +350,12 @@ def _add_export_command(subparsers):
 def _run_predict(args):
     import pathlib
 
+    from cnnzoo.artifacts import saved_model_of
     from cnnzoo.export import load_exported
     from cnnzoo.image_header import check_image_size
 
-    predictor = load_exported(args.export)
+    with saved_model_of(args.export) as export:
+        predictor = load_exported(export)  # Loaded into memory: the folder may go.
     files = [pathlib.Path(name) for name in args.images]
     for file in files:
         if not file.is_file():
@@ -351,7 +374,8 @@ def _add_predict_command(subparsers):
         "predict", help="classify image files with an exported SavedModel",
         description="Print the top-K classes and probabilities of each image (PNG, JPEG, "
                     "GIF, BMP or WebP of any size; resized in the exported graph).")
-    parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
+    parser.add_argument("export", help="a SavedModel folder, a base folder of versions, or "
+                                       "NAME:TAG (a registered model with shipped weights)")
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--top-k", type=_positive_int, default=3,
                         help="classes shown per image (default: 3)")
@@ -370,9 +394,12 @@ def _port(text):
 
 
 def _run_serve(args):
-    from cnnzoo.serve import serve
+    from cnnzoo.artifacts import saved_model_of
+    from cnnzoo.serve import check_loopback, serve
 
-    serve(args.export, host=args.host, port=args.port, model_name=args.model_name)
+    check_loopback(args.host)  # Before NAME:TAG is exported.
+    with saved_model_of(args.export) as export:
+        serve(export, host=args.host, port=args.port, model_name=args.model_name)
 
 
 def _add_serve_command(subparsers):
@@ -381,7 +408,8 @@ def _add_serve_command(subparsers):
         description="A development server on loopback speaking TensorFlow Serving's REST "
                     "API: POST /v1/models/NAME:predict with {\"instances\": [...]} or "
                     "{\"inputs\": ...}, GET /v1/models/NAME for status.")
-    parser.add_argument("export", help="a SavedModel folder, or a base folder of versions")
+    parser.add_argument("export", help="a SavedModel folder, a base folder of versions, or "
+                                       "NAME:TAG (a registered model with shipped weights)")
     parser.add_argument("--port", type=_port, default=8501,
                         help="0 to 65535, 0 picks a free one (default: 8501, as TF Serving)")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default: "

@@ -3,14 +3,17 @@
 Grad-CAM (`cnnzoo.viz.grad_cam`) takes gradients through the model's layers, so it
 needs the Keras model: a `.keras` file or a training workdir (its best.keras).
 
-A SavedModel export holds only its serving graph (images in, probabilities out): no
-layer to pick and no gradient to take. For an export, `explain` uses a `.keras` file
-kept beside it (in the SavedModel folder, or in the TF Serving base folder above its
-version folders, where TF Serving ignores it) and the export's class names. This was
-chosen over a Grad-CAM signature inside the export because such a signature would fix
-the layer at export time, enlarge every export for a development aid, and put
+A SavedModel's serving graph (images in, probabilities out) has no layer to pick and no
+gradient to take. So every export cnnzoo writes carries its Keras model as an asset
+(`assets/cnnzoo_model.keras`, named by the card's `keras_model`; TF Serving copies
+assets and ignores them), and `explain` uses that with the export's class names. An
+export written before carried none: for it, a `.keras` file kept beside it (in the
+SavedModel folder, or in the TF Serving base folder above its version folders) is used.
+Either is checked against the export's own predictions before use, so a stale or
+swapped file is refused rather than explained. This was chosen over a Grad-CAM signature
+inside the export because such a signature would fix the layer at export time and put
 gradients into what TensorFlow Serving serves; the `.keras` file keeps every layer and
-class open and leaves the export as TF Serving expects it.
+class open and leaves the serving graph as TF Serving expects it.
 """
 
 import json
@@ -18,8 +21,12 @@ import pathlib
 
 import numpy as np
 
-from cnnzoo.export.card import CARD_FILENAME
+from cnnzoo.export.card import CARD_FILENAME, KERAS_ASSET
 from cnnzoo.layouts.run_dir import MODEL_FILE
+
+# The largest difference of probabilities tolerated between a Keras file and the export
+# it claims to be (float32 graphs of the same weights differ by ~1e-6).
+MATCH_TOLERANCE = 1e-3
 
 
 def _export_class_names(saved_model):
@@ -46,35 +53,90 @@ def keras_beside_export(saved_model, given):
         raise ValueError(f"{str(given)!r} is an export with several .keras files beside it "
                          f"({', '.join(str(f) for f in found)}); pass the one to explain.")
     raise ValueError(
-        f"{str(given)!r} is a SavedModel export, which holds the serving graph (images to "
-        "probabilities) but not the layers Grad-CAM takes gradients through. Pass the "
-        ".keras file or the training workdir it was exported from, or keep that .keras "
-        f"file beside the export (e.g. {str(given / MODEL_FILE)!r}).")
+        f"{str(given)!r} is a SavedModel export without its Keras model (an export made "
+        f"before cnnzoo kept one in assets/{KERAS_ASSET}): its serving graph (images to "
+        "probabilities) lacks the layers Grad-CAM takes gradients through. Export the "
+        "model again, pass the .keras file or the training workdir it was exported from, "
+        f"or keep that .keras file beside the export (e.g. {str(given / MODEL_FILE)!r}).")
+
+
+def check_matches_export(model, predictor, source):
+    """Returns `model` if it predicts what the export `predictor` does on probe images.
+
+    Raises:
+        ValueError: another input shape, or probabilities further apart than
+            `MATCH_TOLERANCE` (`source` is not the model that was exported).
+    """
+    import keras
+
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    if shape != tuple(predictor.input_shape):
+        raise ValueError(f"{str(source)!r} takes images of shape {shape}, the export at "
+                         f"{str(predictor.path)!r} {tuple(predictor.input_shape)}: it is "
+                         "not the model that was exported. Pass the one that was.")
+    probes = np.random.default_rng(0).integers(0, 256, (4, *shape), dtype=np.uint8)
+    expected = predictor.run(probes)["probabilities"]
+    received = keras.ops.convert_to_numpy(model(probes.astype("float32"), training=False))
+    difference = float(np.abs(received.astype(np.float32) - expected).max())
+    if not difference <= MATCH_TOLERANCE:  # NaN included.
+        raise ValueError(f"{str(source)!r} is not the model exported at "
+                         f"{str(predictor.path)!r}: their probabilities differ by up to "
+                         f"{difference:.3g} on the same images. Pass the .keras file or "
+                         "workdir the export was made from, or export the model again.")
+    return model
+
+
+def load_export_model(saved_model, given=None, *, predictor=None):
+    """Returns the Keras model of the export at `saved_model`, checked against the export.
+
+    The export's own copy (`assets/cnnzoo_model.keras`, which every export cnnzoo writes
+    carries) or, for an export made before, the one `.keras` file beside it
+    (`keras_beside_export`). Either must predict what the export does on probe images
+    (`check_matches_export`).
+
+    Args:
+        saved_model: the SavedModel folder.
+        given: the folder the user named (the same, or the TF Serving base above it).
+        predictor: the export already loaded (`cnnzoo.export.load_exported`), or None.
+
+    Raises:
+        ValueError: no Keras model in or beside the export, several beside it, one Keras
+            cannot load, or one that does not match the export.
+    """
+    from cnnzoo.artifacts import load_export_source
+    from cnnzoo.export import load_exported
+
+    saved_model = pathlib.Path(saved_model)
+    source = saved_model / "assets" / KERAS_ASSET
+    if not source.is_file():
+        source = keras_beside_export(saved_model, pathlib.Path(given or saved_model))
+    model, _ = load_export_source(source)
+    return check_matches_export(model, predictor or load_exported(saved_model), source)
 
 
 def load_explainable(path):
     """Returns `(model, class_names)` for Grad-CAM from a path.
 
     Args:
-        path: a `.keras` file, a training workdir (class names from its run.json), or a
-            SavedModel export with a `.keras` file beside it (class names from the
-            export's model card).
+        path: a `.keras` file, a training workdir (class names from its run.json),
+            `NAME:TAG` (a registered model with shipped weights), or a SavedModel export
+            (its Keras model: see `load_export_model`; class names from its card).
 
     Returns:
         A `keras.Model` and a list of class names, or None where none are recorded.
 
     Raises:
         FileNotFoundError: nothing at `path`, or a folder holding no model.
-        ValueError: an export without a `.keras` file beside it, or a file Keras cannot
-            load.
+        ValueError: as `load_export_model` for an export, an unknown `NAME:TAG`, or a file
+            Keras cannot load.
     """
-    from cnnzoo.artifacts import find_artifact, load_export_source
+    from cnnzoo.artifacts import find_artifact, load_export_source, shipped_weights
 
-    path = pathlib.Path(path).expanduser()
-    kind, location = find_artifact(path)
-    if kind == "saved_model":
-        model, _ = load_export_source(keras_beside_export(location, path))
-        return model, _export_class_names(location)
+    if shipped_weights(path) is None:
+        path = pathlib.Path(path).expanduser()
+        kind, location = find_artifact(path)
+        if kind == "saved_model":
+            return load_export_model(location, path), _export_class_names(location)
     model, metadata = load_export_source(path)
     return model, metadata.get("class_names")
 
@@ -141,7 +203,7 @@ def explain(model, image, *, out=None, target=None, layer=None, top_k=3):
 
     Args:
         model: a `keras.Model`, or a path for `load_explainable` (a `.keras` file, a
-            training workdir, or an export with its `.keras` file beside it).
+            training workdir, `NAME:TAG`, or a SavedModel export).
         image: an image file path, or raw pixels `(H, W, C)` the model takes.
         out: where to write the figure (image, heat map, overlay) as PNG; None writes
             nothing.

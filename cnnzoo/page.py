@@ -10,10 +10,11 @@ one JSON endpoint it calls:
 
 The probabilities come from the export through the same code as the REST API's
 `:predict` (the `serving_bytes` signature), so the page and the API always agree. The
-overlay needs the Keras model (a SavedModel has no gradients): the `.keras` file kept
-beside the export, as `cnnzoo explain` uses it (see `cnnzoo.explain` for why that and
-not a Grad-CAM signature). Without one, the page shows the classes and says why there is
-no overlay.
+overlay needs the Keras model (a SavedModel has no gradients): the one the export carries
+in its assets (or, for an older export, a `.keras` file kept beside it), checked against
+the export, as `cnnzoo explain` uses it (see `cnnzoo.explain` for why that and not a
+Grad-CAM signature). Without one, the page shows the classes and says why there is no
+overlay.
 """
 
 import base64
@@ -53,15 +54,16 @@ class PageService:
         self._model, self._note = None, None
 
     def _keras_model(self):
-        """Returns the Keras model beside the export, or None (with `_note` saying why)."""
-        from cnnzoo.explain import keras_beside_export, load_explainable
+        """Returns the export's Keras model, or None (with `_note` saying why)."""
+        from cnnzoo.explain import load_export_model
 
         with self._lock:
             if not self._loaded:
                 folder = self.service.predictor.path
                 base = folder.parent if version_number(folder.name) is not None else folder
                 try:
-                    self._model, _ = load_explainable(keras_beside_export(folder, base))
+                    self._model = load_export_model(folder, base,
+                                                    predictor=self.service.predictor)
                 except (ValueError, FileNotFoundError) as error:
                     self._note = f"No Grad-CAM overlay: {error}"
                 self._loaded = True

@@ -4,6 +4,8 @@ import json
 
 CARD_FILENAME = "cnnzoo_card.json"
 CARD_FORMAT = "cnnzoo-model-card/1"
+# The Keras model an export carries beside its card, for Grad-CAM (see `cnnzoo.explain`).
+KERAS_ASSET = "cnnzoo_model.keras"
 
 
 def check_class_names(class_names, num_classes):
@@ -34,6 +36,21 @@ def check_class_names(class_names, num_classes):
     return names
 
 
+def save_keras_asset(model, path):
+    """Saves `model` as a `.keras` file at `path` without its optimizer's state.
+
+    The export needs the layers and weights only; a model fresh from training would also
+    save its optimizer's variables (twice the weights, for Adam).
+    """
+    import keras
+
+    if getattr(model, "optimizer", None) is not None and model.optimizer.variables:
+        plain = keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        model = plain
+    model.save(path)
+
+
 def make_card(model, *, class_names, metadata, signatures):
     """Returns the model card (a JSON-ready dict) of `model` as exported.
 
@@ -54,6 +71,7 @@ def make_card(model, *, class_names, metadata, signatures):
         "num_classes": int(model.output_shape[-1]),
         "class_names": class_names,
         "signatures": signatures,
+        "keras_model": KERAS_ASSET,
     })
     try:
         json.dumps(card)
