@@ -13,18 +13,24 @@ bytes as `{"b64": "..."}` (routed to the `serving_bytes` signature); `signature_
 picks a signature explicitly. Bad requests get HTTP 400 with `{"error": "..."}`.
 It is a development tool: one process, threads, no batching, no TLS. Its resources are
 bounded all the same: the body size, images per request, each encoded image's declared
-pixels (read from its header before decoding), JSON nesting, open connections and the time
-a client may stall.
+pixels and decoded bytes (read from its header before decoding), JSON nesting, open
+connections, the time a client may stall and the time a whole request may take to arrive
+(TF Serving's `--rest_api_timeout_in_ms`); when every connection is taken, the one that
+has been sending its request the longest makes way for a new one.
 """
 
 import base64
 import binascii
 import http.server
+import io
 import ipaddress
 import json
+import math
 import re
 import socket
+import sys
 import threading
+import time
 
 from cnnzoo.export import signatures as sigs
 from cnnzoo.layouts.serving import version_number
@@ -38,6 +44,11 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_INSTANCES = 1024
 MAX_CONNECTIONS = 64  # Each open connection holds a thread.
 IDLE_SECONDS = 10  # A client silent this long mid-request is dropped (slow clients).
+# A request's line, headers and body must all arrive within this, however steadily they
+# trickle in (TF Serving's --rest_api_timeout_in_ms defaults to 30 s as well).
+REQUEST_SECONDS = 30
+# When every connection is taken, a new one waits this long for the one it evicts.
+EVICT_WAIT_SECONDS = 1.0
 LISTEN_BACKLOG = 128  # socketserver's 5 reset connections under 32 concurrent clients.
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                     r"(?P<rest>:predict|/metadata)?$")
@@ -207,6 +218,34 @@ class ModelService:
             raise RequestError(400, str(error)) from None
 
 
+class _DeadlineReader(socket.SocketIO):
+    """A socket's raw reads, each bounded by the time left to the current request.
+
+    `BaseHTTPRequestHandler` reads the request line and headers through `readline`, which
+    may take many `recv`s; a per-read timeout alone lets a client that sends a byte every
+    few seconds hold its connection forever. Every `recv` here waits at most the time
+    left before `deadline` (and at most `idle_seconds`, the handler's stall limit).
+    """
+
+    deadline = math.inf
+    idle_seconds = IDLE_SECONDS
+
+    def readinto(self, buffer):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline has passed")
+        self._sock.settimeout(min(left, self.idle_seconds))
+        return super().readinto(buffer)
+
+    def expired(self):
+        """Returns whether the current request's deadline has passed."""
+        return time.monotonic() >= self.deadline
+
+
+class _Evicted(Exception):
+    """This connection was closed to make way for a new one (see `DevServer`)."""
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnzoo-dev-serving"
     protocol_version = "HTTP/1.1"
@@ -215,6 +254,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # `handle_one_request`), so a client's first read sees the whole of a short reply.
     wbufsize = 64 * 1024
 
+    def setup(self):
+        super().setup()
+        self.evicted = False
+        self.rfile.close()  # Replaced by a reader that keeps to each request's deadline.
+        self._reader = _DeadlineReader(self.connection, "rb")
+        self._reader.idle_seconds = self.timeout
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self):
+        self._reader.deadline = time.monotonic() + self.server.request_seconds
+        self.server.start_reading(self)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.stop_reading(self)
+
+    def _finished_reading(self):
+        """Marks the request read, so it is no longer evicted; raises `_Evicted` if it was."""
+        if not self.server.stop_reading(self):
+            self.close_connection = True
+            raise _Evicted
+
     def log_message(self, format, *args):
         if self.server.verbose:
             super().log_message(format, *args)
@@ -222,6 +283,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _reply(self, status, body):
         page = isinstance(body, bytes)  # The HTML page (cnnzoo.page); all else is JSON.
         data = body if page else json.dumps(body).encode("utf-8")
+        self.connection.settimeout(self.timeout)  # The reads may have left less.
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8" if page else
                          "application/json")
@@ -253,17 +315,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self, handler):
         try:
-            status, body = 200, handler()
-        except RequestError as error:
-            status, body = error.status, {"error": str(error)}
-        except Exception as error:  # The server must answer, whatever the request did.
-            status, body = 500, {"error": f"internal error: {type(error).__name__}: {error}"}
+            try:
+                self._check_framing()
+                status, body = 200, handler()
+            except RequestError as error:
+                status, body = error.status, {"error": str(error)}
+            except _Evicted:
+                raise
+            except Exception as error:  # The server must answer, whatever the request did.
+                status, body = 500, {"error": f"internal error: {type(error).__name__}: "
+                                              f"{error}"}
+            self._finished_reading()  # Before any reply: an evicted one was answered 408.
+        except _Evicted:
+            return
         if status != 200:
             # A refused request's body may be unread; it must not be parsed as the next one.
             self.close_connection = True
         self._reply(status, body)
 
+    def _check_framing(self):
+        """Refuses a body whose length is ambiguous (RFC 9112 §6.3), before reading it.
+
+        Raises:
+            RequestError: several Content-Length headers, or Content-Length together
+                with Transfer-Encoding (400): a proxy in front might read another body.
+        """
+        lengths = self.headers.get_all("Content-Length") or []
+        encoding = self.headers.get("Transfer-Encoding")
+        if self.command != "POST" and (lengths or encoding is not None):
+            self.close_connection = True  # Its body is never read.
+        if len(lengths) > 1:
+            raise RequestError(400, f"the request has {len(lengths)} Content-Length headers "
+                                    f"({', '.join(lengths)}); send exactly one (RFC 9112 "
+                                    "§6.3).")
+        if lengths and encoding is not None:
+            raise RequestError(400, "the request has both Transfer-Encoding and "
+                                    "Content-Length; send only Content-Length (chunked "
+                                    "bodies are not accepted; RFC 9112 §6.3).")
+
     def _get(self):
+        self._finished_reading()
         if self.path.split("?")[0] == "/":
             return self.server.page.html()
         rest = self._route("GET")
@@ -288,8 +379,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body(int(length))
         if len(body) < int(length):
             self.close_connection = True
+            if self._reader.expired():
+                raise RequestError(408, f"the request took over {self.server.request_seconds}"
+                                        f" s to arrive ({len(body)} of {int(length)} body "
+                                        "bytes); send it faster or in smaller requests.")
             raise RequestError(400, f"the body ended after {len(body)} of the "
                                     f"{int(length)} bytes its Content-Length announced.")
+        self._finished_reading()  # Computing from here: no longer evicted.
         try:
             request = json.loads(body)
         except (UnicodeDecodeError, ValueError) as error:
@@ -319,27 +415,72 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class DevServer(http.server.ThreadingHTTPServer):
     """The threaded HTTP server; `service` holds the model. Stop with `shutdown()`.
 
-    At most `MAX_CONNECTIONS` connections are served at once, a thread each; one more is
-    answered 503 at once and closed, so slow clients cannot take every thread.
+    At most `max_connections` (default `MAX_CONNECTIONS`) connections are served at once,
+    a thread each. Each request must arrive whole within `request_seconds` (default
+    `REQUEST_SECONDS`; answered 408, or closed, after).
+    When every connection is taken, a new one evicts the connection that has been
+    sending its request (or idling between requests) the longest: it is answered 408 and
+    closed, so slow clients cannot keep new requests out. Only when every connection is
+    computing an answer is a new one answered 503 at once and closed.
     """
 
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address, service, *, verbose=False):
+    def __init__(self, address, service, *, verbose=False, max_connections=None,
+                 request_seconds=None):
         self.service, self.verbose = service, verbose
+        self.max_connections = max_connections or MAX_CONNECTIONS
+        self.request_seconds = request_seconds or REQUEST_SECONDS
         self.page = PageService(service)
-        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._connections = threading.BoundedSemaphore(self.max_connections)
+        self._readers_lock = threading.Lock()
+        self._readers = {}  # Handler -> when it began waiting for its request.
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, _Handler)
 
+    def start_reading(self, handler):
+        """Marks `handler` as waiting for (or reading) a request: it may be evicted."""
+        with self._readers_lock:
+            if not handler.evicted:
+                self._readers[handler] = time.monotonic()
+
+    def stop_reading(self, handler):
+        """Marks `handler`'s request as read; returns False if it was evicted meanwhile."""
+        with self._readers_lock:
+            self._readers.pop(handler, None)
+            return not handler.evicted
+
+    def _evict_oldest_reader(self):
+        """Answers 408 to and closes the connection reading the longest; returns whether
+        there was one."""
+        with self._readers_lock:
+            if not self._readers:
+                return False
+            handler = min(self._readers, key=self._readers.get)
+            del self._readers[handler]
+            handler.evicted = True
+        _send_and_close(handler.connection, 408, "the server needed this connection for a "
+                        f"new request; this one had not sent its request in full. Send "
+                        f"requests whole, within {self.request_seconds} s.")
+        return True
+
     def process_request(self, request, client_address):
-        if not self._connections.acquire(blocking=False):
-            _refuse_busy(request)
+        if not self._connections.acquire(blocking=False) and not (
+                self._evict_oldest_reader()
+                and self._connections.acquire(timeout=EVICT_WAIT_SECONDS)):
+            _send_and_close(request, 503, f"the server has {self.max_connections} "
+                                          "connections computing answers; retry shortly.")
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        """Stays quiet about connections that broke or were evicted; reports the rest."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request, client_address):
         try:
@@ -355,22 +496,29 @@ class DevServer(http.server.ThreadingHTTPServer):
         return f"http://{host}:{port}/v1/models/{self.service.name}"
 
 
-def _refuse_busy(connection):
-    body = json.dumps({"error": f"the server has {MAX_CONNECTIONS} connections open; "
-                                "retry shortly."}).encode()
-    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+_REASONS = {408: "Request Timeout", 503: "Service Unavailable"}
+
+
+def _send_and_close(connection, status, message):
+    """Sends a JSON error reply on a raw connection and shuts it down (best effort)."""
+    body = json.dumps({"error": message}).encode()
+    head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
     try:
+        connection.settimeout(1)  # A client that does not read gets nothing more.
         connection.sendall(head.encode() + body)
+        connection.shutdown(socket.SHUT_RDWR)  # Wakes its handler's pending read.
     except OSError:
         pass  # The client has gone; nothing to tell it.
 
 
-def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose=False):
+def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose=False,
+                max_connections=None, request_seconds=None):
     """Returns a `DevServer` for the export at `export`, bound but not yet serving.
 
     Call `serve_forever()` (in a thread, for tests) and `shutdown()`; port 0 picks a
-    free port (see `server.url`).
+    free port (see `server.url`). `max_connections` and `request_seconds` bound the
+    connections served at once and the time a request may take to arrive (`DevServer`).
 
     Raises:
         ValueError: a host that is not loopback, a port outside 0-65535, or `export` is
@@ -382,7 +530,8 @@ def make_server(export, *, host="127.0.0.1", port=8501, model_name=None, verbose
     check_port(port)
     service = ModelService(export, model_name=model_name)
     try:
-        return DevServer((host, port), service, verbose=verbose)
+        return DevServer((host, port), service, verbose=verbose,
+                         max_connections=max_connections, request_seconds=request_seconds)
     except OSError as error:  # Said apart from the export's own errors, which name a file.
         raise OSError(error.errno, f"cannot listen on {host}:{port}: "
                                    f"{error.strerror or error}") from None

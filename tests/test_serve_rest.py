@@ -240,18 +240,20 @@ def test_body_shorter_than_its_content_length_is_a_fast_400(server, monkeypatch)
     assert time.monotonic() - started < 20  # The stall limit, not the old 60 s, and no 500.
 
 
-def test_connections_beyond_the_cap_get_503_and_idle_ones_are_dropped(export, monkeypatch):
-    monkeypatch.setattr("cnnzoo.serve.MAX_CONNECTIONS", 3)
+def test_idle_connections_make_way_for_new_requests_and_are_dropped(export, monkeypatch):
     monkeypatch.setattr("cnnzoo.serve._Handler.timeout", 1)
-    server = make_server(export.parent, port=0)
+    server = make_server(export.parent, port=0, max_connections=3)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         idle = [socket.create_connection(server.server_address[:2]) for _ in range(3)]
-        time.sleep(0.3)  # Let the server accept them.
-        assert call(server.url)[0] == 503
-        time.sleep(2.5)  # Past the idle limit the silent clients are dropped...
-        assert call(server.url)[0] == 200  # ...and their threads serve others again.
+        time.sleep(0.3)  # Let the server accept them: every slot is taken.
+        assert call(server.url)[0] == 200  # The oldest idle one made way...
+        evicted = idle[0].recv(4096)
+        assert evicted.startswith(b"HTTP/1.1 408") and b"new request" in evicted
+        time.sleep(2.5)  # ...and past the idle limit the silent clients are dropped.
+        assert [c.recv(4096) for c in idle[1:]] == [b"", b""]
+        assert call(server.url)[0] == 200
         for connection in idle:
             connection.close()
     finally:
