@@ -1,6 +1,8 @@
 """`cnnzoo export`, `cnnzoo predict` and `cnnzoo serve`'s refusals, run in-process."""
 
 import json
+import os
+import pathlib
 import socket
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import cnnzoo
+import cnnzoo.pretrained
 from cnnzoo.cli import main
 
 CLASS_NAMES = [f"class_{i}" for i in range(10)]
@@ -122,3 +125,108 @@ def test_serve_refuses_a_port_outside_0_to_65535(exported, port, capsys):
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.endswith(f"argument --port: must be a port number from 0 to 65535; "
                           f"received {port!r}")
+
+
+@pytest.fixture(scope="module")
+def trained_workdir(tmp_path_factory):
+    """A workdir whose best.keras holds the shipped Fashion-MNIST mnist_cnn weights."""
+    folder = tmp_path_factory.mktemp("runs") / "mnist_cnn-fashion_mnist"
+    folder.mkdir()
+    cnnzoo.build("mnist_cnn", weights="fashion_mnist").save(folder / "best.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample():
+    images, labels, info = cnnzoo.load_arrays("fashion_mnist_sample", "test")
+    reference = cnnzoo.build("mnist_cnn", weights="fashion_mnist", compile=False).predict(
+        images, verbose=0)
+    return images, labels, info.class_names, reference
+
+
+def test_onnx_export_of_a_workdir_runs_in_onnxruntime(trained_workdir, sample, tmp_path):
+    pytest.importorskip("tf2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = tmp_path / "mnist_cnn.onnx"
+    assert main(["export", str(trained_workdir), str(path), "--format", "onnx"]) == 0
+    images, labels, _, reference = sample
+    session = onnxruntime.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    (output,) = session.run(None, {"images": images.astype("float32")})
+    np.testing.assert_array_equal(output.argmax(-1), reference.argmax(-1))
+    assert np.abs(output - reference).max() < 1e-4
+    assert (output.argmax(-1) == labels).mean() > 0.85
+
+
+@pytest.mark.parametrize("source", [["mnist_cnn", "--weights", "fashion_mnist"],
+                                    ["mnist_cnn:fashion_mnist"]])
+def test_export_a_registered_model_with_its_shipped_weights(source, sample, tmp_path):
+    from cnnzoo.export import load_exported
+
+    assert main(["export", *source, str(tmp_path / "served"), "--version", "1"]) == 0
+    predictor = load_exported(tmp_path / "served")
+    entry = cnnzoo.pretrained.weights_for("mnist_cnn")[0]
+    assert (predictor.card["model"], predictor.card["tag"]) == ("mnist_cnn", "fashion_mnist")
+    assert predictor.card["test_accuracy"] == entry.test_accuracy
+    assert predictor.class_names == list(entry.class_names)
+    images, _, _, reference = sample
+    assert np.abs(predictor.predict(images[:64]) - reference[:64]).max() < 1e-5
+
+
+def test_predict_a_registered_model_with_its_shipped_weights(sample, tmp_path, capsys):
+    images, _, class_names, reference = sample
+    files = []
+    for index in range(3):
+        files.append(tmp_path / f"image{index}.png")
+        files[-1].write_bytes(tf.io.encode_png(images[index]).numpy())
+    assert main(["predict", "mnist_cnn:fashion_mnist", *map(str, files), "--top-k", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"{file}: {class_names[p.argmax()]} {p.max():.3f}"
+                     for file, p in zip(files, reference)]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["predict", "mnist_cnn:imagenet", "x.png"], "unknown weights 'imagenet'"),
+    (["serve", "lenet:fashion_mnist"], "unknown model 'lenet'; did you mean 'lenet5'"),
+    (["export", "mnist_cnn:fashion_mnist", "out", "--weights", "other"],
+     "--weights other takes a registered model name"),
+    (["export", "mnist_cnn", "out"], "NAME:TAG for a registered model"),
+])
+def test_bad_name_and_tag_exit_2_with_one_line(arguments, message, tmp_path, capsys,
+                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_a_registered_model_and_clean_up(tmp_path):
+    """`cnnzoo serve NAME:TAG` in a real process: it answers, and Ctrl-C removes its export."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cnnzoo", "serve", "lenet5:fashion_mnist", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    export = None
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"from (\S+) at (http://\S+)", line)
+        assert match, line + errors.read_text()[-2000:]
+        export, url = match.groups()
+        with urllib.request.urlopen(url + "/metadata", timeout=30) as response:
+            card = json.loads(response.read())["metadata"]["cnnzoo_card"]
+        assert (card["model"], card["tag"]) == ("lenet5", "fashion_mnist")
+        assert pathlib.Path(export, "saved_model.pb").is_file()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    assert process.returncode == 0, errors.read_text()[-2000:]
+    assert not pathlib.Path(export).exists()

@@ -156,7 +156,12 @@ def _export_onnx(model, filepath):
     if missing:
         raise ImportError(f"ONNX export needs the packages {missing}: pip install "
                           f"{' '.join(missing)}")
-    model.export(str(filepath), format="onnx", verbose=False)
+    import tensorflow as tf
+
+    # Given explicitly: without it Keras derives the signature from the model's first
+    # call, and refuses a model loaded from a .keras file ("has never called").
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")]
+    model.export(str(filepath), format="onnx", verbose=False, input_signature=signature)
 
 
 def _importable(name):
