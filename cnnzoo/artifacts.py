@@ -83,7 +83,7 @@ def load_shipped(name, tag):
     ("NAME:TAG").
 
     Raises:
-        ValueError: an unknown model or tag; `cnnzoo.WeightsIntegrityError` for a file
+        ValueError: an unknown model or tag, or (`WeightsIntegrityError`) a weights file
             that fails its SHA-256 check.
     """
     from cnnzoo.pretrained import _find_entry

@@ -8,15 +8,16 @@ one of:
 - a tag, e.g. "fashion_mnist": a file listed in `cnnzoo/weights/manifest.json`, trained by
   cnnzoo's own recipe (`python -m bench.results` wrote it), verified against the
   manifest's SHA-256 before Keras reads a byte of it;
-- a path to a user's `.keras` or `.weights.h5` file of the same architecture.
+- a path to a user's `.keras` or `.weights.h5` file of the same architecture;
+- an `https://` or `http://` URL of such a file ending in `#sha256=<its SHA-256>`: it is
+  downloaded once into the cache (`download`), checked, and then loaded as a path.
 
 With `include_top=False` a tag's or a `.keras` file's backbone layers are copied by
 layer name from the full model, so the backbone may be built at another input size and
 used with a new head (the transfer-learning path).
 
-A manifest entry may name a `url` instead of a shipped file; it is then fetched once with
-`keras.utils.get_file`, which checks the same SHA-256 (no entry does so today: nothing is
-downloaded).
+A manifest entry may name a `url` instead of a shipped file; it is then fetched once the
+same way, checked against the manifest's SHA-256 (no entry does so today).
 
 Keras's `.weights.h5` files store variables by the order of layers of each class
 (`layers/conv2d_1/vars/0`), not by layer name, so a file of another architecture whose
@@ -30,19 +31,28 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import tempfile
+import urllib.parse
 import warnings
 import zipfile
 
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 WEIGHT_SUFFIXES = (".weights.h5", ".keras")
-# Where weights listed with a `url` are cached; None: Keras's own (`~/.keras/cnnzoo`).
+# Where downloaded weights are cached (in its `cnnzoo` folder); None: Keras's own folder,
+# `$KERAS_HOME` or `~/.keras`, as `keras.utils.get_file` picks it.
 DOWNLOAD_DIR = None
+URL_SCHEMES = ("https://", "http://")
+_SHA256_FRAGMENT = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
 
 
 class WeightsIntegrityError(ValueError):
     """A weights file does not match the SHA-256 or size its manifest states."""
+
+
+class WeightsDownloadError(OSError):
+    """Weights could not be downloaded (HTTP error, refused or cut connection)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +164,85 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
+def _is_url(weights):
+    return isinstance(weights, str) and weights.lower().startswith(URL_SCHEMES)
+
+
+def split_url(url):
+    """Returns `(url without its fragment, sha256, file name)` of a weights URL.
+
+    Raises:
+        ValueError: no `#sha256=<64 hex digits>` fragment, or a file name that is not a
+            `.keras` or `.weights.h5` file.
+
+    Example:
+        >>> split_url("https://example.org/w/m.weights.h5#sha256=" + "ab" * 32)[2]
+        'm.weights.h5'
+    """
+    address, _, fragment = url.partition("#")
+    found = _SHA256_FRAGMENT.match(fragment)
+    if found is None:
+        raise ValueError(f"a weights URL must end in '#sha256=<the file's SHA-256>' (64 hex "
+                         f"digits, as `sha256sum FILE` prints), so the download can be "
+                         f"checked; received {url!r}.")
+    name = pathlib.PurePosixPath(urllib.parse.urlsplit(address).path).name
+    if not name.endswith(WEIGHT_SUFFIXES):
+        raise ValueError(f"a weights URL must name a .keras or .weights.h5 file; received "
+                         f"{address!r}.")
+    return address, found[1].lower(), name
+
+
+def _cache_dir():
+    """Returns the folder downloads are cached in: `DOWNLOAD_DIR` or Keras's, + `cnnzoo`."""
+    base = DOWNLOAD_DIR or os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return pathlib.Path(base).expanduser() / "cnnzoo"
+
+
+def download(url, sha256, name):
+    """Returns the cached file `name` downloaded from `url`, once its SHA-256 is `sha256`.
+
+    A cached file with that SHA-256 is returned without a download. Otherwise
+    `keras.utils.get_file` fetches the file into a temporary beside the cache's `name`
+    and checks its hash; only then is it renamed into place (`cnnzoo.atomic.atomic_file`):
+    `get_file` itself would leave a file failing its hash, or a kill's half download,
+    under the final name.
+
+    Raises:
+        WeightsDownloadError: an HTTP error (404...), a refused or cut connection.
+        WeightsIntegrityError: the file's SHA-256 is not `sha256` (nothing is cached).
+    """
+    from cnnzoo.atomic import atomic_file
+
+    target = _cache_dir() / name
+    if target.is_file() and sha256_file(target) == sha256:
+        return target
+    with atomic_file(target, overwrite=True) as temporary:
+        _fetch(url, sha256, temporary)
+    return target
+
+
+def _fetch(url, sha256, path):
+    """Downloads `url` to `path` with `keras.utils.get_file`, which checks the SHA-256.
+
+    Raises:
+        WeightsIntegrityError, WeightsDownloadError: as `download`.
+    """
+    import keras
+
+    try:
+        keras.utils.get_file(path.name, origin=url, file_hash=sha256,
+                             hash_algorithm="sha256", cache_dir=str(path.parent),
+                             cache_subdir="", force_download=True)
+    except ValueError as error:  # get_file's hash check.
+        raise WeightsIntegrityError(
+            f"refusing the weights downloaded from {url}: their SHA-256 is not {sha256} "
+            "(the file is corrupt, cut short or another one); nothing was cached.") from None
+    except Exception as error:  # get_file wraps HTTP errors in Exception; others are raw.
+        raise WeightsDownloadError(f"could not download weights from {url}: {error}. "
+                                   "Check the URL and the connection; nothing was "
+                                   "cached.") from None
+
+
 def _is_path(weights):
     return (isinstance(weights, os.PathLike) or os.sep in weights
             or weights.endswith(WEIGHT_SUFFIXES) or os.path.isfile(weights))
@@ -208,6 +297,11 @@ def check_weights_request(name, weights, *, input_shape, num_classes, include_to
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights must be None, a tag such as 'fashion_mnist', or a file "
                         f"path; received {type(weights).__name__} {weights!r}.")
+    if _is_url(weights):
+        name = split_url(weights)[2]
+        if not include_top and not name.endswith(".keras"):
+            raise ValueError(_BACKBONE_NEEDS_KERAS + f"received {weights!r}.")
+        return input_shape, num_classes
     if _is_path(weights):
         _check_path(weights, include_top=include_top)
         return input_shape, num_classes
@@ -245,35 +339,33 @@ def _check_path(path, *, include_top):
         raise FileNotFoundError(f"no weights file at {str(path)!r}; check the path, or pass "
                                 "a tag such as 'fashion_mnist' for shipped weights.")
     if not include_top and not path.name.endswith(".keras"):
-        raise ValueError(
-            f"include_top=False needs a .keras file or a shipped tag: a .weights.h5 file "
-            f"does not say the input and classes its head was built for; received "
-            f"{str(path)!r}. Save the full model with model.save('model.keras').")
+        raise ValueError(_BACKBONE_NEEDS_KERAS + f"received {str(path)!r}. Save the full "
+                         "model with model.save('model.keras').")
+
+
+_BACKBONE_NEEDS_KERAS = ("include_top=False needs a .keras file or a shipped tag: a "
+                         ".weights.h5 file does not say the input and classes its head was "
+                         "built for; ")
 
 
 def verified_file(entry, manifest=None):
     """Returns the path of `entry`'s file once its size and SHA-256 match the manifest.
 
     A shipped file lies beside the manifest; an entry with a `url` is downloaded once into
-    Keras's cache by `keras.utils.get_file`, which checks the hash itself.
+    the cache (`download`).
 
     Raises:
         FileNotFoundError: a shipped file is missing (a broken install).
         WeightsIntegrityError: the file's size or SHA-256 differs from the manifest's: it
             is corrupted or was swapped, and is not loaded.
+        WeightsDownloadError: an entry's `url` cannot be downloaded.
     """
     if entry.url:
-        import keras
-
         try:
-            return pathlib.Path(keras.utils.get_file(
-                entry.file, origin=entry.url, file_hash=entry.sha256, hash_algorithm="sha256",
-                cache_dir=DOWNLOAD_DIR, cache_subdir="cnnzoo"))
-        except ValueError as error:  # get_file's own hash check; other failures pass.
-            raise WeightsIntegrityError(
-                f"refusing the {entry.tag!r} weights of {entry.model} downloaded from "
-                f"{entry.url}: their SHA-256 is not the manifest's {entry.sha256} "
-                f"({error}).") from error
+            return download(entry.url, entry.sha256, entry.file)
+        except (WeightsIntegrityError, WeightsDownloadError) as error:
+            raise type(error)(f"the {entry.tag!r} weights of {entry.model}: "
+                              f"{error}") from error
     path = pathlib.Path(manifest or MANIFEST).parent / entry.file
     if not path.is_file():
         raise FileNotFoundError(f"the {entry.tag!r} weights of {entry.model} should be at "
@@ -309,9 +401,10 @@ def apply_weights(model, *, name, weights, include_top):
     """
     if weights is None:
         return model
-    if _is_path(weights):
-        _check_path(weights, include_top=include_top)
-        path = pathlib.Path(weights).expanduser()
+    if _is_url(weights) or _is_path(weights):
+        path = download(*split_url(weights)) if _is_url(weights) else weights
+        _check_path(path, include_top=include_top)
+        path = pathlib.Path(path).expanduser()
         if path.name.endswith(".weights.h5"):
             _load_weights_file(model, path, name=name)
         else:
