@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -301,3 +302,113 @@ def test_an_export_killed_midway_neither_blocks_the_base_nor_survives_the_next_e
         (folder / "saved_model.pb").write_bytes(b"graph 3")
     assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
     assert (base / "2" / "saved_model.pb").read_bytes() == b"graph 3"
+
+
+def _broken_copies(workdir, tmp_path):
+    """Copies of a one-epoch workdir, each with one file of its run broken for real."""
+    def copy(name, break_it):
+        target = tmp_path / name
+        shutil.copytree(workdir, target)
+        break_it(target)
+        return target
+
+    backup = pathlib.Path("backup")
+    return {
+        "weights missing": copy("missing", lambda w: (w / backup / "latest.weights.h5").unlink()),
+        "weights truncated": copy("truncated", lambda w: (w / backup / "latest.weights.h5")
+                                  .write_bytes((workdir / backup / "latest.weights.h5")
+                                               .read_bytes()[:3000])),
+        "epoch not a number": copy("abc", lambda w: (w / backup / "training_metadata.json")
+                                   .write_text('{"epoch": "abc", "batch": 0}')),
+        "run.json a list": copy("list", lambda w: (w / "run.json").write_text("[1, 2]")),
+        "history corrupt": copy("history", lambda w: (w / "history.csv").write_bytes(
+            b"epoch,loss\n1,\xff\xfe\n")),
+    }
+
+
+@pytest.mark.parametrize("broken, names, says", [
+    ("weights missing", "latest.weights.h5", "is missing, so a resume would train on from "
+                                             "random weights"),
+    ("weights truncated", "latest.weights.h5", "unreadable (truncated or corrupt"),
+    ("epoch not a number", "training_metadata.json", "'epoch': 'abc'"),
+    ("run.json a list", "run.json", "holds a JSON list"),
+    ("history corrupt", "history.csv", "not a history cnnzoo can read"),
+])
+def test_a_broken_run_file_is_refused_naming_it_and_nothing_trains(one_epoch_copies, broken,
+                                                                     names, says):
+    workdir = one_epoch_copies[broken]
+    before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError) as raised:
+        _fit(workdir, epochs=2)
+    message = str(raised.value)
+    assert names in message and says in message and str(workdir) in message
+    assert len(message.splitlines()) == 1 and "restore" in message.lower()
+    assert {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()} == before
+
+
+@pytest.fixture(scope="module")
+def one_epoch_copies(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("broken")
+    _fit(tmp_path / "good", epochs=1)
+    return _broken_copies(tmp_path / "good", tmp_path)
+
+
+def test_a_resume_with_another_recipe_is_refused_unless_asked_and_recorded(tmp_path):
+    _fit(tmp_path, epochs=1, learning_rate=1e-3)
+    before = (tmp_path / "run.json").read_bytes()
+    with pytest.raises(ValueError, match=r"another recipe: optimizer 'adam' -> 'sgd', "
+                                         r"learning_rate 0.001 -> 0.05\..*new_recipe=True"):
+        _fit(tmp_path, epochs=2, optimizer="sgd", learning_rate=0.05)
+    with pytest.raises(ValueError, match=r"batch_size 32 -> 16"):
+        cnnzoo.fit("tutorial_5x5", _arrays(), num_classes=3, epochs=2, workdir=tmp_path,
+                   batch_size=16, learning_rate=1e-3, tensorboard=False, verbose=0)
+    assert (tmp_path / "run.json").read_bytes() == before
+    # Spelling out the defaults is no change.
+    _fit(tmp_path, epochs=2, optimizer="adam", learning_rate=1e-3, schedule="constant")
+
+    history = _fit(tmp_path, epochs=3, learning_rate=0.05, new_recipe=True)
+    assert history.epoch == [2]
+    record = _run_record(tmp_path)
+    assert record["status"] == "finished" and record["recipe_now"]["learning_rate"] == 0.05
+    assert record["recipe_changes"] == [{"after_epoch": 2, "from": {"learning_rate": 0.001},
+                                         "to": {"learning_rate": 0.05}}]
+    with open(tmp_path / "history.csv", newline="") as file:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(file)]
+    # The backup restored the old rate; the new one took its place.
+    assert rates == pytest.approx([1e-3, 1e-3, 0.05])
+
+
+_FIT_TWO_EPOCHS = """
+import pathlib, sys
+sys.path.insert(0, "tests")
+from test_reliability_workdir import _fit
+_fit(pathlib.Path(sys.argv[1]), epochs=2)
+"""
+
+
+def test_a_full_disk_while_the_backup_is_written_fails_cleanly_and_keeps_the_models(
+        small_filesystem, tmp_path):
+    sizes = tmp_path / "sizes"
+    _fit(sizes, epochs=1)  # the same run on a roomy disk, to size the small one
+    model_bytes = (sizes / "last.keras").stat().st_size
+    backup_bytes = (sizes / "backup" / "latest.weights.h5").stat().st_size
+    # Room for run.json, run.lock, history.csv (a page each, plus a temporary), both
+    # models, and half the backup.
+    _resize(small_filesystem, 2 * model_bytes + backup_bytes // 2 + 8 * 4096)
+    workdir = small_filesystem / "run"
+
+    # In a process of its own: h5py writing to the full disk ended in a segfault at exit.
+    trainer = _start(_FIT_TWO_EPOCHS, workdir)
+    output = trainer.communicate(timeout=240)[0]
+    assert trainer.returncode == 1, output[-3000:]
+    assert "h5py" not in output, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("OSError: [Errno 28] no space left") and "backup" in last, last
+    record = _run_record(workdir)
+    assert record["status"] == "failed" and "no space left" in record["error"]
+    assert not (workdir / "backup").exists() and _leftovers(workdir) == []
+    keras.saving.load_model(workdir / "last.keras")  # whole
+
+    _resize(small_filesystem, 8 * 1024 * 1024)
+    history = _fit(workdir, epochs=2)
+    assert history.epoch == [0, 1] and _run_record(workdir)["status"] == "finished"

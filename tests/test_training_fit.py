@@ -194,3 +194,26 @@ def test_bad_arguments_say_what_was_received(tmp_path):
     with pytest.raises(ValueError, match="reduce_lr_on_plateau .* needs schedule='constant'"):
         cnnzoo.fit("tutorial_5x5", (x, y), num_classes=3, epochs=1, workdir=tmp_path,
                    schedule="cosine", reduce_lr_on_plateau=2)
+
+
+@pytest.mark.parametrize("argument, value, error, message", [
+    ("workdir", "", ValueError, "current folder"),
+    ("workdir", "  ", ValueError, "current folder"),
+    ("workdir", None, TypeError, "workdir='runs/mnist'"),
+    ("steps_per_epoch", 0, ValueError, "steps_per_epoch must be a positive integer"),
+    ("steps_per_epoch", True, ValueError, "received steps_per_epoch=True"),
+    ("early_stopping", -1, ValueError, "early_stopping must be a patience"),
+    ("reduce_lr_on_plateau", 1.5, ValueError, "reduce_lr_on_plateau must be a patience"),
+    ("batch_size", 0, ValueError, "batch_size must be a positive integer"),
+    ("batch_size", -1, ValueError, "received batch_size=-1"),
+    ("learning_rate", float("inf"), ValueError, "positive finite number"),
+    ("learning_rate", True, ValueError, "received learning_rate=True"),
+])
+def test_nonsense_values_are_refused_before_a_file_is_written(tmp_path, monkeypatch, argument,
+                                                               value, error, message):
+    monkeypatch.chdir(tmp_path)  # workdir="" would write here.
+    x, y = _tiny_arrays(n=8)
+    settings = {"workdir": tmp_path / "run", argument: value}
+    with pytest.raises(error, match=message):
+        cnnzoo.fit("tutorial_5x5", (x, y), num_classes=3, epochs=1, verbose=0, **settings)
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,8 @@
 
 import difflib
 import inspect
+import math
+import numbers
 
 import keras
 
@@ -39,9 +41,9 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None, c
         A `keras.optimizers.Optimizer`.
 
     Raises:
-        ValueError: an unknown optimizer name, a learning rate that is not positive, a
-            negative weight decay, a clipping norm that is not positive or both norms, or
-            settings given beside an instance.
+        ValueError: an unknown optimizer name, a learning rate that is not positive and
+            finite, a negative weight decay, a clipping norm that is not positive or both
+            norms, or settings given beside an instance.
 
     Example:
         >>> make_optimizer("sgd", learning_rate=0.05).__class__.__name__
@@ -60,8 +62,9 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None, c
         raise ValueError(
             f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} "
             "or pass a keras.optimizers.Optimizer instance.")
-    if isinstance(learning_rate, (int, float)) and not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive; received learning_rate="
+    if isinstance(learning_rate, numbers.Real) and (
+            isinstance(learning_rate, bool) or not 0 < learning_rate < math.inf):
+        raise ValueError(f"learning_rate must be positive and finite; received learning_rate="
                          f"{learning_rate!r}. Typical values: 1e-3 for adam, 0.1 for sgd.")
     if weight_decay is not None and weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0; received weight_decay={weight_decay}.")
@@ -82,6 +85,36 @@ def make_optimizer(optimizer="adam", *, learning_rate=None, weight_decay=None, c
     if weight_decay:
         instance.exclude_from_weight_decay(var_names=_NO_DECAY)
     return instance
+
+
+# Names `keras.Model.compile` resolves itself by the loss, which `keras.metrics.get` does not.
+_COMPILE_METRIC_NAMES = ("accuracy", "acc", "crossentropy", "ce")
+
+
+def check_metrics(metrics):
+    """Returns `metrics` (None or a list or tuple) once Keras knows every entry.
+
+    Checked here because `compile` takes any string and fails only at the first `fit`.
+
+    Raises:
+        ValueError: not a list or tuple, or an entry Keras cannot resolve (naming it).
+    """
+    if metrics is None:
+        return None
+    if not isinstance(metrics, (list, tuple)):
+        raise ValueError(f"metrics must be a list of Keras metrics, e.g. metrics=['accuracy']; "
+                         f"received metrics={metrics!r}.")
+    for metric in metrics:
+        if isinstance(metric, str) and metric in _COMPILE_METRIC_NAMES:
+            continue
+        try:
+            keras.metrics.get(metric)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"unknown metric {metric!r} in metrics={list(metrics)!r}; use a Keras metric "
+                "name such as 'accuracy' or 'sparse_top_k_categorical_accuracy', a "
+                "keras.metrics.Metric, or a function.") from None
+    return metrics
 
 
 def default_metrics(num_classes):
@@ -120,13 +153,14 @@ def classifier_compile_args(num_classes, *, optimizer="adam", learning_rate=None
         softmax output, for integer or one-hot labels.
 
     Raises:
-        ValueError: a setting `make_optimizer` or the loss refuses.
+        ValueError: a setting `make_optimizer`, the loss or `check_metrics` refuses.
     """
     return {"optimizer": make_optimizer(optimizer, learning_rate=learning_rate,
                                         weight_decay=weight_decay, clipnorm=clipnorm,
                                         global_clipnorm=global_clipnorm),
             "loss": ClassificationCrossentropy(label_smoothing=label_smoothing),
-            "metrics": default_metrics(num_classes) if metrics is None else metrics,
+            "metrics": default_metrics(num_classes) if check_metrics(metrics) is None
+            else metrics,
             "jit_compile": jit_compile, "run_eagerly": run_eagerly,
             "steps_per_execution": steps_per_execution}
 

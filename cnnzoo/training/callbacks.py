@@ -14,6 +14,7 @@ whole. Their order at the end of an epoch is the contract that keeps a run consi
 """
 
 import csv
+import errno
 import importlib.util
 import io
 import math
@@ -87,14 +88,27 @@ class HistoryCSV(keras.callbacks.Callback):
 
 
 def read_history(path):
-    """Returns the rows of a `history.csv` as dicts of floats ([] when there is no file)."""
+    """Returns the rows of a `history.csv` as dicts of floats ([] when there is no file).
+
+    Raises:
+        ValueError: the file is not the CSV of numbers with an `epoch` column that cnnzoo
+            writes (the message names it and what to do).
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         return []
-    with path.open(newline="", encoding="utf-8") as file:
-        rows = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
-    for row in rows:
-        row["epoch"] = int(row["epoch"])
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = [{k: float(v) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(file)]
+        for row in rows:
+            row["epoch"] = int(row["epoch"])
+    except (ValueError, TypeError, KeyError, csv.Error) as error:  # UnicodeDecodeError too
+        raise ValueError(
+            f"{str(path)!r} is not a history cnnzoo can read ({_first_line(error)}): it "
+            "should hold a header and one row of numbers per epoch, with an 'epoch' column. "
+            "Restore it from a copy, or move it away (the run then keeps only the rows of "
+            "the epochs it trains from now on).") from None
     return rows
 
 
@@ -106,13 +120,70 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     leaves a file no resume can read. Here both are written into a new folder that
     replaces `backup/` with `cnnzoo.atomic.atomic_directory`; Keras's own restore reads
     it (the file names are Keras's, see `cnnzoo.layouts.run_dir`).
+
+    Args:
+        backup_dir: the backup folder.
+        learning_rate: None, or a constant learning rate that replaces the one the
+            restore brings back (a resume with a new recipe).
     """
 
+    def __init__(self, backup_dir, *, learning_rate=None):
+        super().__init__(backup_dir, delete_checkpoint=False)
+        self.learning_rate = learning_rate
+
+    def on_train_begin(self, logs=None):
+        weights = pathlib.Path(self.backup_dir) / run_files.BACKUP_WEIGHTS
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError) as error:  # h5py's errors, Keras's mismatches
+            raise ValueError(
+                f"cannot restore the backup {str(weights)!r}: {_first_line(error)}. Restore "
+                "it from a copy; or move it away to train this run again from epoch 1, or "
+                "choose another workdir.") from None
+        if self.learning_rate is not None:
+            self.model.optimizer.learning_rate = self.learning_rate
+
     def on_epoch_end(self, epoch, logs=None):
-        with atomic_directory(self.backup_dir, overwrite=True) as folder:
-            self.model.save_weights(folder / run_files.BACKUP_WEIGHTS)
-            run_files.write_json(folder / run_files.BACKUP_STATE, {"epoch": epoch + 1,
-                                                                   "batch": 0})
+        data = weights_bytes(self.model)
+        try:
+            with atomic_directory(self.backup_dir, overwrite=True) as folder:
+                write_atomically(folder / run_files.BACKUP_WEIGHTS, data)
+                run_files.write_json(folder / run_files.BACKUP_STATE, {"epoch": epoch + 1,
+                                                                       "batch": 0})
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise OSError(error.errno, (
+                f"no space left on the disk of {str(self.backup_dir)!r} for epoch "
+                f"{epoch + 1}'s backup ({len(data) / 2**20:.1f} MiB); the backup before it, "
+                "if any, is kept. Free some space and run the same call again to resume.")
+                          ) from None
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def weights_bytes(model):
+    """Returns the bytes of `model`'s `.weights.h5` file (the optimizer's state included).
+
+    HDF5 writes into memory and Python writes the bytes, so a full disk is one clean
+    `OSError` (ENOSPC) rather than h5py errors at close and, as seen, a segmentation
+    fault that leaves `run.json` saying "running". Keras offers no public way to save
+    weights into memory, so this uses its saving library's store, as `model.save_weights`
+    does for a path.
+    """
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
+                               visited_saveables=set())
+    finally:
+        store.close()
+    return buffer.getvalue()
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -175,7 +246,8 @@ def best_value(rows, monitor, mode):
 
 
 def make_callbacks(directory, *, monitor, mode="max", finished_epochs=0, early_stopping=None,
-                   reduce_lr_on_plateau=None, tensorboard="auto", advice=""):
+                   reduce_lr_on_plateau=None, tensorboard="auto", advice="",
+                   learning_rate=None):
     """Returns the callbacks of a run writing into `directory`, in the order they must run.
 
     Args:
@@ -191,6 +263,8 @@ def make_callbacks(directory, *, monitor, mode="max", finished_epochs=0, early_s
             installs, and TensorFlow, whose `tf.summary` Keras writes them with on any
             backend).
         advice: what the divergence message suggests trying.
+        learning_rate: None, or a constant learning rate to set after the backup is
+            restored (a resume that changes it, see `AtomicBackupAndRestore`).
     """
     directory = pathlib.Path(directory)
     history = HistoryCSV(directory / run_files.HISTORY_FILE, finished_epochs=finished_epochs)
@@ -199,7 +273,8 @@ def make_callbacks(directory, *, monitor, mode="max", finished_epochs=0, early_s
         history,
         AtomicCheckpoint(directory, monitor=monitor, mode=mode,
                          best=best_value(history.rows, monitor, mode)),
-        AtomicBackupAndRestore(str(directory / run_files.BACKUP_DIR), delete_checkpoint=False),
+        AtomicBackupAndRestore(str(directory / run_files.BACKUP_DIR),
+                               learning_rate=learning_rate),
     ]
     if early_stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(

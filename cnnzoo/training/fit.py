@@ -5,7 +5,8 @@ take) the model inside its scope with the schedule, check the data against the m
 the workdir, record the run, train with the callbacks, record the result.
 """
 
-import pathlib
+import math
+import numbers
 import platform
 
 import keras
@@ -31,7 +32,7 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
         reduce_lr_on_plateau=None, distribute="auto", mixed_precision="auto",
         jit_compile="auto", steps_per_execution="auto", seed=None, batch_size=128,
         steps_per_epoch=None, build_kwargs=None, run_info=None, tensorboard="auto",
-        callbacks=(), verbose="auto", new_data=False):
+        callbacks=(), verbose="auto", new_data=False, new_recipe=False):
     """Trains `model` on `train` for `epochs` and returns the Keras `History`.
 
     The trained model is `history.model`. Running the same call again after an interrupt
@@ -82,6 +83,10 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             epoch (see `cnnzoo.training.progress`) and a line per epoch.
         new_data: allow a resume on another dataset than the one `run.json` records (the
             change is kept in its `data_changes`).
+        new_recipe: allow a resume with another optimizer, learning rate, schedule, weight
+            decay or batch size than `run.json` records (the change is kept in its
+            `recipe_changes`; the optimizer's state carries over only when its kind is
+            unchanged).
 
     Returns:
         The `keras.callbacks.History` of the epochs trained in this call.
@@ -89,17 +94,21 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     Raises:
         ValueError: bad arguments (a `steps_per_execution` that does not divide
             `steps_per_epoch` included), data whose image shape or labels disagree with the
-            model, a workdir holding another model's run, a resume with fewer epochs, or
-            a resume on another dataset without `new_data=True`.
+            model, a workdir holding another model's run or a backup that is not whole,
+            a resume with fewer epochs, a resume on another dataset without
+            `new_data=True`, or a resume with another recipe without `new_recipe=True`.
+        TypeError: `workdir` is not a path.
         WorkdirInUseError: another run holds the workdir (see `cnnzoo.training.lock`).
         FloatingPointError: the loss, a metric or a weight became NaN or infinite; the
             message says what to try, and `best.keras`, `last.keras` and the backup hold
             the last good epoch.
         OSError: a file of the run could not be written (a full disk, a read-only folder).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; received epochs={epochs!r}.")
     # A bad value is refused before any file is written.
+    workdir = run_files.as_workdir(workdir)
+    _check_counts(epochs=epochs, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                  early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau)
+    _check_learning_rate(learning_rate)
     check_steps_per_execution(steps_per_execution, steps_per_epoch=steps_per_epoch)
     if seed is not None:
         make_deterministic(seed)
@@ -111,13 +120,15 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
     num_classes = num_classes or inputs.infer_num_classes(train_data, labels)
 
     strategy = _strategy_for(model, distribute)
-    model_name = model if isinstance(model, str) else model.name
+    by_name = isinstance(model, str)
+    model_name = model if by_name else model.name
     dataset = (run_info or {}).get("dataset") or (
         train_data.info.name if train_data.info is not None else None)
-    workdir = _worker_dir(pathlib.Path(workdir), strategy)
+    workdir = _worker_dir(workdir, strategy)
     with workdir_lock(workdir):
         done = run_files.check_workdir(workdir, model_name=model_name, epochs=epochs,
                                        dataset=dataset, new_data=new_data)
+        run_callbacks.read_history(workdir / run_files.HISTORY_FILE)  # refused before use
         compile_settings = _compile_settings(
             optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
             label_smoothing=label_smoothing, schedule=schedule, warmup_epochs=warmup_epochs,
@@ -136,6 +147,11 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             callbacks_watch_batches=any(map(run_callbacks.watches_batches, callbacks)),
             distributed=_built_under_a_strategy(model)))
         num_classes = model.output_shape[-1]
+        recipe_fields = run_files.check_recipe(workdir, _recipe(
+            model, by_name=by_name, optimizer=optimizer, learning_rate=learning_rate,
+            schedule=schedule, warmup_epochs=warmup_epochs, weight_decay=weight_decay,
+            batch_size=_batch_size(images, train_data, batch_size)),
+            done=done, new_recipe=new_recipe)
         inputs.check_batch(images, labels, input_shape=model.input_shape[1:],
                            num_classes=num_classes, model_name=model_name)
         train_data = inputs.check_every_batch(train_data, num_classes=num_classes,
@@ -156,13 +172,15 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
                 "optimizer": optimizer, "learning_rate": learning_rate,
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing},
             input_shape=model.input_shape[1:], num_classes=num_classes, run_info=run_info),
-            **_data_changes(workdir, done=done, dataset=dataset))
+            **_data_changes(workdir, done=done, dataset=dataset), **recipe_fields)
 
         monitor = "val_accuracy" if validation_data is not None else "accuracy"
         run_callbacks_list = run_callbacks.make_callbacks(
             workdir, monitor=monitor, mode="max", finished_epochs=done,
             early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau,
-            tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy))
+            tensorboard=tensorboard, advice=_nan_advice(learning_rate, policy),
+            learning_rate=_constant_learning_rate(recipe_fields["recipe_now"],
+                                                  reduce_lr_on_plateau=reduce_lr_on_plateau))
         try:
             with multi_worker_fit(model, strategy), inputs.raising_batch_errors():
                 history = _train(model, train_data, validation_data, epochs=epochs,
@@ -176,6 +194,66 @@ def fit(model, train, validation=None, *, epochs, workdir, num_classes=None,
             _record_end(workdir, error)
             raise
     return history
+
+
+def _check_counts(*, epochs, batch_size, steps_per_epoch, early_stopping,
+                  reduce_lr_on_plateau):
+    """Raises a ValueError naming the first count that is not a whole number in its range.
+
+    `epochs`, `batch_size` and `steps_per_epoch` (None: the whole data) must be positive;
+    the patiences `early_stopping` and `reduce_lr_on_plateau` (None: off) at least 0.
+    """
+    for name, value, least, optional in (
+            ("epochs", epochs, 1, False), ("batch_size", batch_size, 1, False),
+            ("steps_per_epoch", steps_per_epoch, 1, True),
+            ("early_stopping", early_stopping, 0, True),
+            ("reduce_lr_on_plateau", reduce_lr_on_plateau, 0, True)):
+        if value is None and optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            kind = "a positive integer" if least else "a patience in epochs (an integer >= 0)"
+            off = " or None" if optional else ""
+            raise ValueError(f"{name} must be {kind}{off}; received {name}={value!r}.")
+
+
+def _check_learning_rate(learning_rate):
+    """Raises a ValueError unless `learning_rate` is None or a positive finite number."""
+    if learning_rate is None:
+        return
+    if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
+            or not math.isfinite(learning_rate) or learning_rate <= 0):
+        raise ValueError(f"learning_rate must be a positive finite number or None; received "
+                         f"learning_rate={learning_rate!r}. Typical: 1e-3 (adam), 0.1 (sgd).")
+
+
+def _recipe(model, *, by_name, optimizer, learning_rate, schedule, warmup_epochs, weight_decay,
+            batch_size):
+    """Returns the run's recipe as `run.json` records it (`workdir.RECIPE_FIELDS`).
+
+    The optimizer is named by its kind ("adam", "sgd"), and an unset learning rate is its
+    usual default when the optimizer was named (or the model, `by_name`), so leaving a
+    default out and spelling it out read the same; a given model's own rate reads None.
+    """
+    inner = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed_float16
+    kind = type(inner).__name__.lower()
+    if learning_rate is None and (isinstance(optimizer, str) or (optimizer is None
+                                                                 and by_name)):
+        learning_rate = _default_learning_rate(kind)
+    return {"optimizer": kind, "schedule": schedule, "warmup_epochs": warmup_epochs,
+            "learning_rate": None if learning_rate is None else float(learning_rate),
+            "weight_decay": None if weight_decay is None else float(weight_decay),
+            "batch_size": int(batch_size)}
+
+
+def _constant_learning_rate(recipe, *, reduce_lr_on_plateau):
+    """Returns the recipe's constant learning rate for a resume to set, or None.
+
+    The backup restores the optimizer's learning rate, which is the recipe's unless a
+    resume changed it (`new_recipe`) or `ReduceLROnPlateau` lowered it, which must be kept.
+    """
+    if recipe["schedule"] != "constant" or reduce_lr_on_plateau is not None:
+        return None
+    return recipe["learning_rate"]
 
 
 def _strategy_for(model, distribute):

@@ -17,8 +17,8 @@ def make_schedule(schedule, learning_rate, *, epochs, steps_per_epoch, warmup_ep
         warmup_epochs: epochs of linear warm-up; "cosine" only.
 
     Raises:
-        ValueError: an unknown schedule, a learning rate that is not positive, or a
-            warm-up longer than the run or given to a schedule without one.
+        ValueError: an unknown schedule, a learning rate that is not positive and finite,
+            or a warm-up longer than the run or given to a schedule without one.
 
     Example:
         >>> lr = make_schedule("cosine", 0.1, epochs=10, steps_per_epoch=100, warmup_epochs=1)
@@ -28,8 +28,9 @@ def make_schedule(schedule, learning_rate, *, epochs, steps_per_epoch, warmup_ep
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}; received "
                          f"schedule={schedule!r}.")
-    if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number; received "
+    if (isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float))
+            or not 0 < learning_rate < float("inf")):
+        raise ValueError(f"learning_rate must be a positive finite number; received "
                          f"learning_rate={learning_rate!r}. Typical: 1e-3 (adam), 0.1 (sgd).")
     if warmup_epochs and schedule != "cosine":
         raise ValueError(f"warmup_epochs applies to schedule='cosine'; received "
