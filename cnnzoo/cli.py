@@ -301,6 +301,27 @@ def _export_source(source, weights):
     return f"{name}:{weights}"
 
 
+def _calibration_images(args, metadata):
+    """Returns the calibration sample of a full-integer export, or None for other formats.
+
+    Raises:
+        UserError: --calibration options for another format, or no dataset to draw from.
+    """
+    from cnnzoo.export.formats import CALIBRATED_FORMAT, calibration_sample
+
+    if args.format != CALIBRATED_FORMAT:
+        if args.calibration or args.calibration_size:
+            raise UserError(f"--calibration and --calibration-size apply to --format "
+                            f"{CALIBRATED_FORMAT} only.")
+        return None
+    dataset = args.calibration or metadata.get("dataset")
+    if not dataset:
+        raise UserError(f"--format {CALIBRATED_FORMAT} is calibrated on training images: "
+                        "pass --calibration DATASET (the model's training data, e.g. "
+                        "fashion_mnist); this source does not record its dataset.")
+    return calibration_sample(dataset, args.calibration_size or 500)
+
+
 def _run_export(args):
     from cnnzoo.artifacts import load_export_source
     from cnnzoo.export import export_model
@@ -308,11 +329,12 @@ def _run_export(args):
     model, metadata = load_export_source(_export_source(args.source, args.weights))
     saved_model = args.format == "saved_model"
     class_names = args.class_names.split(",") if args.class_names else None
+    calibration = _calibration_images(args, metadata)
     try:
         written = export_model(model, args.output, format=args.format,
                                overwrite=args.overwrite, class_names=class_names,
                                metadata=metadata if saved_model else None,
-                               version=args.version)
+                               version=args.version, calibration=calibration)
     except ImportError as error:  # ONNX export without its packages.
         raise UserError(str(error)) from None
     print(f"exported {metadata['model']} as {args.format} to {written}")
@@ -334,10 +356,17 @@ def _add_export_command(subparsers):
                                        "base folder), or the .keras/.tflite/.onnx file")
     parser.add_argument("--format", default="saved_model", choices=FORMATS,
                         help="default: saved_model; tflite_float16 and tflite_int8 quantise "
-                             "the weights")
+                             "the weights, tflite_full_int8 weights and activations "
+                             "(calibrated on --calibration)")
     parser.add_argument("--version", type=_positive_int,
                         help="write OUTPUT/VERSION, the folder layout TensorFlow Serving "
                              "loads (saved_model only)")
+    parser.add_argument("--calibration", metavar="DATASET",
+                        help="tflite_full_int8: the training data to calibrate on (default: "
+                             "the dataset the model card records)")
+    parser.add_argument("--calibration-size", type=_positive_int, metavar="N",
+                        help="tflite_full_int8: training images drawn to calibrate on "
+                             "(default: 500)")
     parser.add_argument("--weights", metavar="TAG",
                         help="the shipped weights of the registered model SOURCE, e.g. "
                              "fashion_mnist (see docs/pretrained.md)")

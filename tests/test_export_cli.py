@@ -230,3 +230,27 @@ def test_serve_a_registered_model_and_clean_up(tmp_path):
         process.communicate(timeout=60)
     assert process.returncode == 0, errors.read_text()[-2000:]
     assert not pathlib.Path(export).exists()
+
+
+def test_full_int8_export_from_the_cli(sample, tmp_path, capsys):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    path = tmp_path / "mnist_cnn.tflite"
+    assert main(["export", "mnist_cnn:fashion_mnist", str(path), "--format",
+                 "tflite_full_int8", "--calibration", "fashion_mnist_sample",
+                 "--calibration-size", "32"]) == 0
+    assert "as tflite_full_int8 to" in capsys.readouterr().out
+    images, _, _, reference = sample
+    runner = litert.Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    class_ids = runner(images=images[:200])["class_ids"]
+    assert (class_ids == reference[:200].argmax(-1)).mean() >= 0.95
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--format", "tflite_full_int8"], "pass --calibration DATASET"),
+    (["--format", "tflite", "--calibration", "digits"], "apply to --format tflite_full_int8"),
+])
+def test_full_int8_needs_a_dataset_to_calibrate_on(arguments, message, trained_workdir,
+                                                   tmp_path, capsys):
+    assert main(["export", str(trained_workdir), str(tmp_path / "m.tflite"), *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

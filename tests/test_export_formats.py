@@ -72,6 +72,52 @@ def test_tflite_runs_in_litert(tflite_files, real_images, reference):
     assert np.abs(outputs["probabilities"] - reference).max() < 1e-4
 
 
+@pytest.fixture(scope="module")
+def full_int8_file(model, tmp_path_factory):
+    """A full-integer export calibrated on 32 images of the sample's training split."""
+    calibration = read_idx("train-images-idx3-ubyte.gz")[:32, ..., None]
+    return export_model(model, tmp_path_factory.mktemp("int8") / "model.tflite",
+                        format="tflite_full_int8", calibration=calibration)
+
+
+def test_full_int8_tflite_is_integer_only_in_litert(full_int8_file, tflite_files):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    interpreter = litert.Interpreter(model_path=str(full_int8_file))
+    (images,) = interpreter.get_input_details()
+    assert (images["dtype"], images["quantization"]) == (np.uint8, (1.0, 0))
+    outputs = {d["dtype"] for d in interpreter.get_output_details()}
+    assert outputs == {np.uint8, np.int64}  # probabilities, class_ids
+    interpreter.allocate_tensors()
+    floats = [t["name"] for t in interpreter.get_tensor_details() if t["dtype"] == np.float32]
+    assert floats == []
+    assert full_int8_file.stat().st_size < 0.3 * tflite_files["tflite"].stat().st_size
+
+
+def test_full_int8_tflite_agrees_with_float32(full_int8_file, real_images, reference):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    outputs = run_tflite(full_int8_file, real_images, litert.Interpreter)
+    assert outputs["probabilities"].dtype == np.uint8
+    np.testing.assert_array_equal(outputs["class_ids"], outputs["probabilities"].argmax(-1))
+    agreement = float((outputs["class_ids"] == reference.argmax(-1)).mean())
+    print(f"tflite_full_int8: top-1 agreement with Keras {agreement:.4f} on "
+          f"{len(real_images)} images")
+    assert agreement >= 0.95
+    assert np.abs(outputs["probabilities"] / 256 - reference).max() < 0.2
+
+
+@pytest.mark.parametrize("fmt, calibration, message", [
+    ("tflite_full_int8", None, "which needs them"),
+    ("tflite_int8", np.zeros((4, 28, 28, 1), np.uint8), "calibration images are taken by"),
+    ("tflite_full_int8", np.zeros((4, 28, 28, 3), np.uint8), "raw pixels \\(N, 28, 28, 1\\)"),
+    ("tflite_full_int8", np.full((4, 28, 28, 1), np.nan), "NaN, infinite or out-of-range"),
+    ("tflite_full_int8", np.zeros((0, 28, 28, 1), np.uint8), "received dtype uint8, shape"),
+])
+def test_bad_calibration_is_refused(model, tmp_path, fmt, calibration, message):
+    with pytest.raises(ValueError, match=message):
+        export_model(model, tmp_path / "m.tflite", format=fmt, calibration=calibration)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_keras_file_round_trip(model, tmp_path, real_images, reference):
     path = export_model(model, tmp_path / "model.keras", format="keras")
     reloaded = keras.saving.load_model(path, compile=False)

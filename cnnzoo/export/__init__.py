@@ -6,7 +6,7 @@ first use.
 
     >>> from cnnzoo.export import FORMATS
     >>> FORMATS
-    ('saved_model', 'keras', 'tflite', 'tflite_float16', 'tflite_int8', 'onnx')
+    ('saved_model', 'keras', 'tflite', 'tflite_float16', 'tflite_int8', 'tflite_full_int8', 'onnx')
 """
 
 from cnnzoo.export.formats import FORMATS

@@ -9,13 +9,16 @@ import pathlib
 from cnnzoo.atomic import atomic_file
 from cnnzoo.layouts.serving import export_path
 
-FORMATS = ("saved_model", "keras", "tflite", "tflite_float16", "tflite_int8", "onnx")
+FORMATS = ("saved_model", "keras", "tflite", "tflite_float16", "tflite_int8",
+           "tflite_full_int8", "onnx")
 _SUFFIXES = {"keras": ".keras", "tflite": ".tflite", "tflite_float16": ".tflite",
-             "tflite_int8": ".tflite", "onnx": ".onnx"}
+             "tflite_int8": ".tflite", "tflite_full_int8": ".tflite", "onnx": ".onnx"}
+# The format that is calibrated on sample images (`calibration`).
+CALIBRATED_FORMAT = "tflite_full_int8"
 
 
 def export_model(model, path, *, format="saved_model", class_names=None, overwrite=False,
-                 metadata=None, version=None):
+                 metadata=None, version=None, calibration=None):
     """Exports `model` to `path` in `format`; returns the written path.
 
     Formats:
@@ -27,15 +30,24 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
       `serving_default` signature takes uint8 `images` `[batch, H, W, C]` and returns
       `probabilities` and `class_ids`; float32 weights, float16 weights, or dynamic-range
       int8 weights (float activations);
+    - `tflite_full_int8`: a full-integer LiteRT flatbuffer for integer-only hardware:
+      int8 weights and activations calibrated on `calibration`, uint8 `images` in (raw
+      pixels: scale 1, zero point 0) and uint8 `probabilities` out (scale 1/256), with
+      int64 `class_ids` (`full_int8_tflite_bytes`);
     - `onnx`: Keras's own `model.export(format="onnx")` (needs `tf2onnx` and `onnx`);
       takes the model's float32 `images` in [0, 255].
 
     Every format is written to a temporary sibling and renamed into place.
 
+    Args:
+        calibration: for `tflite_full_int8` only (and needed by it): a representative
+            sample of the training images, raw pixels `(N, H, W, C)` (a few hundred).
+
     Raises:
         ValueError: an unknown format, a file name without the format's suffix, or what
             `export_saved_model` refuses; `class_names`/`metadata`/`version` for formats
-            that do not store them.
+            that do not store them; `calibration` missing for `tflite_full_int8`, not
+            images the model takes, or given for another format.
         FileExistsError, NotADirectoryError: as `export_saved_model`, before writing;
             with `overwrite`, also a file at `path` that is not of `format`
             (`check_replaceable_file`): only what an export wrote is replaced.
@@ -45,6 +57,10 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
 
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {list(FORMATS)}.")
+    if (calibration is not None) != (format == CALIBRATED_FORMAT):
+        raise ValueError(f"calibration images are taken by format={CALIBRATED_FORMAT!r} only, "
+                         f"which needs them; received format={format!r} "
+                         f"{'with' if calibration is not None else 'without'} them.")
     if format == "saved_model":
         return export_saved_model(model, path, class_names=class_names, overwrite=overwrite,
                                   metadata=metadata, version=version)
@@ -66,6 +82,8 @@ def export_model(model, path, *, format="saved_model", class_names=None, overwri
             model.save(staging)
         elif format == "onnx":
             _export_onnx(model, staging)
+        elif format == CALIBRATED_FORMAT:
+            staging.write_bytes(full_int8_tflite_bytes(model, calibration))
         else:
             staging.write_bytes(tflite_bytes(model, quantization=format[len("tflite_"):]
                                              or None))
@@ -149,6 +167,107 @@ def tflite_bytes(model, *, quantization=None):
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
         return converter.convert()
+
+
+def calibration_sample(dataset, size=500, *, seed=0, data_dir=None):
+    """Returns `size` images drawn at random (seeded) from `dataset`'s training split.
+
+    The representative sample `tflite_full_int8` is calibrated on (TensorFlow suggests a
+    few hundred images); uint8 raw pixels `(N, H, W, C)`, all of them when fewer.
+
+    Raises:
+        As `cnnzoo.load_arrays`: a dataset that is nowhere, bad arguments.
+    """
+    import numpy as np
+
+    from cnnzoo.data import load_arrays
+
+    images, _, _ = load_arrays(dataset, "train", data_dir=data_dir)
+    chosen = np.random.default_rng(seed).permutation(len(images))[:size]
+    return images[np.sort(chosen)]
+
+
+def check_calibration(images, input_shape):
+    """Returns calibration `images` as float32 raw pixels `(N, H, W, C)`.
+
+    Raises:
+        ValueError: not numeric images of `input_shape`, none, NaN or values outside
+            [0, 255].
+    """
+    import numpy as np
+
+    array = np.asarray(images)
+    expected = f"calibration images must be raw pixels (N, {', '.join(map(str, input_shape))})"
+    if array.dtype.kind not in "uif" or array.ndim != 4 or array.shape[1:] != input_shape \
+            or not len(array):
+        raise ValueError(f"{expected} of 0-255 values; received dtype {array.dtype}, shape "
+                         f"{list(array.shape)}.")
+    if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 255):
+        raise ValueError(f"{expected} of 0-255 values; received NaN, infinite or "
+                         "out-of-range values. Pass the images as the model takes them.")
+    return array.astype(np.float32)
+
+
+def full_int8_tflite_bytes(model, calibration):
+    """Returns a full-integer LiteRT flatbuffer of `model` calibrated on `calibration`.
+
+    Weights and activations are int8, quantised on the ranges the activations take over
+    `calibration` (TensorFlow's post-training integer quantisation, with a
+    representative dataset); the `serving_default` signature takes uint8 `images` (raw
+    pixels) and returns uint8 `probabilities` (scale 1/256) and int64 `class_ids`. No
+    float tensor remains.
+
+    Raises:
+        ValueError: as `check_calibration`.
+        RuntimeError: the converter did not make the input raw uint8 pixels.
+    """
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from cnnzoo.export.saved_model import write_archive
+
+    input_shape = tuple(int(d) for d in model.input_shape[1:])
+    images = check_calibration(calibration, input_shape).copy()
+    # The input's quantisation comes from the range calibration covers; one black and one
+    # white pixel pin it to 0-255, so the uint8 input is the raw pixels (scale 1, zero
+    # point 0) whatever the sample holds, at a cost of two pixels to every other range.
+    images[0].flat[0], images[0].flat[-1] = 0.0, 255.0
+
+    def classify(pixels):
+        probabilities = model(pixels, training=False)
+        return {"probabilities": probabilities,
+                "class_ids": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
+
+    signature = [tf.TensorSpec((None, *input_shape), tf.float32, name="images")]
+    with tempfile.TemporaryDirectory() as scratch:
+        # A float input, quantised by the converter: a uint8 one would keep a float Cast.
+        write_archive(scratch, {"serving_default": (classify, signature)})
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in images)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+        flatbuffer = converter.convert()
+    scale, zero_point = _input_quantization(flatbuffer)
+    if not (np.isclose(scale, 1.0) and zero_point == 0):
+        raise RuntimeError(f"the converter quantised the input with scale {scale} and zero "
+                           f"point {zero_point}, not as raw pixels (1, 0).")
+    return flatbuffer
+
+
+def _input_quantization(flatbuffer):
+    """Returns `(scale, zero_point)` of a LiteRT flatbuffer's first input."""
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tf.lite.Interpreter's LiteRT notice.
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    return interpreter.get_input_details()[0]["quantization"]
 
 
 def _export_onnx(model, filepath):
