@@ -324,8 +324,9 @@ def _calibration_images(args, metadata):
 
 def _run_export(args):
     from cnnzoo.artifacts import load_export_source
-    from cnnzoo.export import export_model
+    from cnnzoo.export import check_export_backend, export_model
 
+    check_export_backend()  # Before a model is loaded: every format needs TensorFlow.
     model, metadata = load_export_source(_export_source(args.source, args.weights))
     saved_model = args.format == "saved_model"
     class_names = args.class_names.split(",") if args.class_names else None

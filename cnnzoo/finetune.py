@@ -232,13 +232,19 @@ def _fit_to_input(data, model, *, resize, argument):
 
 
 def _resized(data, size):
+    if isinstance(data, tuple) and len(data) == 2 and inputs.as_data(data).is_arrays:
+        # keras.ops, not tf.image: arrays train on every backend, TensorFlow absent too.
+        images = np.asarray(data[0], np.float32)
+        resized = keras.ops.convert_to_numpy(
+            keras.ops.image.resize(images, size, interpolation="bilinear"))
+        # Bilinear weights sum to 1, but PyTorch's round-off can step past 255.
+        return np.clip(resized, images.min(), images.max()), np.asarray(data[1])
+
     import tensorflow as tf
 
     def resize(images, labels):
         return tf.image.resize(images, size), labels
 
-    if isinstance(data, tuple) and len(data) == 2 and inputs.as_data(data).is_arrays:
-        return tuple(np.asarray(part) for part in resize(*data))
     if isinstance(data, tuple):
         return data[0].map(resize, num_parallel_calls=tf.data.AUTOTUNE), data[1]
     return data.map(resize, num_parallel_calls=tf.data.AUTOTUNE)

@@ -25,6 +25,26 @@ _LAZY = {
     "EXAMPLE_SIGNATURE": "cnnzoo.export.signatures",
 }
 
-__all__ = sorted(["FORMATS", "find_saved_model", "resolve_saved_model", *_LAZY])
+__all__ = sorted(["FORMATS", "check_export_backend", "find_saved_model",
+                  "resolve_saved_model", *_LAZY])
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
+
+def check_export_backend():
+    """Returns None when Keras runs on TensorFlow, which every export format needs (they
+    are TensorFlow graphs, or converted from one).
+
+    Raises:
+        ValueError: Keras runs on another backend (jax, torch); the message says to export
+            the model's `.keras` file from a TensorFlow process.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"export needs TensorFlow, and Keras runs on {backend!r} in this process; save "
+            "the model as a .keras file (model.save('model.keras')) and export that file "
+            "from a TensorFlow process: KERAS_BACKEND=tensorflow cnnzoo export model.keras "
+            "OUTPUT.")

@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from cnnzoo.atomic import atomic_directory
+from cnnzoo.export import check_export_backend
 from cnnzoo.export import signatures as sigs
 from cnnzoo.export.card import (CARD_FILENAME, KERAS_ASSET, check_class_names, make_card,
                                 save_keras_asset)
@@ -21,10 +22,7 @@ def check_classifier(model):
         ValueError: not a built Keras model with one `(H, W, C)` image input (C = 1 or 3)
             and one `(K,)` output, or a Keras backend other than TensorFlow.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(f"export builds TensorFlow graphs and needs Keras's TensorFlow "
-                         f"backend; this process runs {keras.backend.backend()!r}. Run it "
-                         "with KERAS_BACKEND=tensorflow.")
+    check_export_backend()
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model; received {type(model).__name__}. Build "
                          "one with cnnzoo.build(name) or load a .keras file first.")

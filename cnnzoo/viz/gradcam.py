@@ -46,13 +46,6 @@ class GradCAM:
         return resize_heatmap(self.heatmap, size)
 
 
-def _check_backend():
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(f"grad_cam takes gradients with TensorFlow and needs Keras's "
-                         f"TensorFlow backend; this process runs "
-                         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow.")
-
-
 def _softmax_head(model):
     """Returns the model's last layer if it is a `Dense` with a softmax, else None."""
     head = model.layers[-1] if model.layers else None
@@ -95,8 +88,8 @@ def grad_cam(model, image, *, class_index=None, layer=None):
 
     Raises:
         ValueError: a bad layer name, a non-convolutional layer, an image of the wrong
-            shape or channel count, a class index out of range, or a backend other than
-            TensorFlow.
+            shape or channel count, a class index out of range, or a Keras backend other
+            than tensorflow, jax and torch.
 
     Example:
         >>> import cnnzoo, numpy as np
@@ -104,39 +97,83 @@ def grad_cam(model, image, *, class_index=None, layer=None):
         >>> result.layer, result.heatmap.shape
         ('conv2', (11, 11))
     """
-    import tensorflow as tf
-
-    _check_backend()
     layer_name, target = find_layer(model, layer)
-    batch = tf.constant(check_image(model, image))
+    batch = check_image(model, image)
     class_index = _check_class(class_index, model.output_shape[-1])
     head = _softmax_head(model)
-    with recording([target] + ([head] if head is not None else [])) as records:
-        with tf.GradientTape() as tape:
-            probabilities = model(batch, training=False)
-            if class_index is None:
-                class_index = int(tf.argmax(probabilities[0]))
-            if head is not None:  # The score before the softmax, in float32.
-                features = tf.cast(records[1][-1][0][0], tf.float32)
-                scores = tf.matmul(features, tf.cast(head.kernel, tf.float32))
-                if head.use_bias:
-                    scores = scores + tf.cast(head.bias, tf.float32)
-            else:
-                scores = tf.cast(probabilities, tf.float32)
-            score = scores[:, class_index]
-        maps = records[0][-1][1]
-        gradients = tape.gradient(score, maps)
+    with recording([target]) as (record,):
+        probabilities = keras.ops.convert_to_numpy(model(batch, training=False))
+    maps = keras.ops.convert_to_numpy(keras.ops.cast(record[-1][1], "float32"))[0]
+    if class_index is None:
+        class_index = int(np.argmax(probabilities[0]))
+    gradients = _map_gradients(model, batch, target, head, class_index,
+                               keras.ops.convert_to_numpy(record[-1][1]))
     if gradients is None:
         raise ValueError(f"the class score does not depend on layer {layer_name!r} of model "
                          f"{model.name!r}; choose a layer on the path to the output.")
-    maps = tf.cast(maps, tf.float32)[0]
-    weights = tf.reduce_mean(tf.cast(gradients, tf.float32)[0], axis=(0, 1))
-    heatmap = tf.nn.relu(tf.reduce_sum(maps * weights, axis=-1)).numpy()
+    weights = gradients.astype(np.float32)[0].mean(axis=(0, 1))
+    heatmap = np.maximum((maps * weights).sum(axis=-1), 0.0)
     peak = heatmap.max()
     heatmap = heatmap / peak if peak > 0 and np.isfinite(peak) else np.zeros_like(heatmap)
     return GradCAM(heatmap=heatmap.astype(np.float32), layer=layer_name,
                    class_index=class_index,
                    probabilities=np.asarray(probabilities, np.float32)[0])
+
+
+def _class_score(model, batch, target, head, class_index, shift):
+    """Returns the class's score (before the softmax, in float32) with `shift` added to
+    `target`'s output: its gradient with respect to `shift` is the one with respect to
+    the feature maps, which any backend's autodiff takes from a plain input."""
+    with recording([target] + ([head] if head is not None else [])) as records:
+        call = target.call
+        target.call = lambda *args, **kwargs: call(*args, **kwargs) + shift
+        try:
+            probabilities = model(batch, training=False)
+        finally:
+            target.call = call
+    if head is None:
+        return keras.ops.cast(probabilities, "float32")[0, class_index]
+    features = keras.ops.cast(records[1][-1][0][0], "float32")
+    scores = keras.ops.matmul(features, keras.ops.cast(head.kernel, "float32"))
+    if head.use_bias:
+        scores = scores + keras.ops.cast(head.bias, "float32")
+    return scores[0, class_index]
+
+
+def _map_gradients(model, batch, target, head, class_index, maps):
+    """Returns the gradient of the class score with respect to `target`'s feature maps
+    `maps` (a NumPy array in the layer's dtype), as NumPy, with the backend's own autodiff;
+    None where the score does not depend on them (JAX answers zeros there).
+
+    Raises:
+        ValueError: a backend other than tensorflow, jax and torch.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        shift = tf.zeros_like(maps)
+        with tf.GradientTape() as tape:
+            tape.watch(shift)
+            score = _class_score(model, batch, target, head, class_index, shift)
+        gradients = tape.gradient(score, shift)
+        return None if gradients is None else gradients.numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda shift: _class_score(
+            model, batch, target, head, class_index, shift))(jax.numpy.zeros_like(maps)))
+    if backend == "torch":
+        import torch
+
+        shift = torch.zeros(maps.shape, dtype=getattr(torch, str(maps.dtype)),
+                            device=keras.ops.convert_to_tensor(maps).device,
+                            requires_grad=True)
+        _class_score(model, batch, target, head, class_index, shift).backward()
+        return None if shift.grad is None else shift.grad.detach().cpu().numpy()
+    raise ValueError(f"grad_cam takes gradients on Keras's tensorflow, jax and torch "
+                     f"backends; this process runs {backend!r}. Set KERAS_BACKEND to one "
+                     "of them.")
 
 
 def resize_heatmap(heatmap, size):
