@@ -4,6 +4,14 @@
     python bench/bench_export.py --calls 500 --batches 10   # quicker
     python bench/bench_export.py --threads 1     # one TensorFlow thread, as on a busy host
     python bench/bench_export.py --model runs/mnist_cnn-fashion_mnist_sample  # a trained one
+    python -m bench.bench_export --quantization bench/export_quantization.csv --calls 5000
+
+`--quantization CSV` measures the LiteRT formats of the shipped Fashion-MNIST weights of
+mnist_cnn and lenet5 instead (`--models` changes them): float32, dynamic-range int8 and
+full-integer int8 (calibrated on 500 training images), each with its size, its accuracy
+on the full test set (all 10,000 images: Debian's Fashion-MNIST is needed) and its
+agreement with float32, and its batch-1 latency (p50, p99) in the LiteRT interpreter on
+one thread, the formats interleaved in rounds; one CSV row per model and format.
 
 Batch 1: latency (p50, p99) of the exported `serving_default` signature, called as TF
 Serving's Python clients and `tf.saved_model.load` users call it (a uint8 tensor in), and
@@ -87,6 +95,87 @@ def tflite_agreement(model, folder):
               f"{np.abs(probabilities - reference).max():17.2e}")
 
 
+QUANTIZED_FORMATS = ("tflite", "tflite_int8", "tflite_full_int8")
+QUANTIZATION_COLUMNS = ("model", "weights", "format", "bytes", "size_vs_float32",
+                        "test_accuracy", "agreement_with_float32", "p50_ms", "p99_ms",
+                        "test_images", "calibration_images", "machine", "load_1min",
+                        "tensorflow", "date", "command")
+
+
+def litert_runner(path, *, threads=None):
+    """Returns the `serving_default` runner of a .tflite file in LiteRT's interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(path), num_threads=threads).get_signature_runner(
+        "serving_default")
+
+
+def quantization_rows(name, folder, test, calibration, *, calls, rounds=5):
+    """Returns one CSV row per LiteRT format of `name`'s shipped Fashion-MNIST weights."""
+    from cnnzoo.export.formats import CALIBRATED_FORMAT
+
+    images, labels = test
+    model = cnnzoo.build(name, weights="fashion_mnist", compile=False)
+    paths = {fmt: export_model(model, os.path.join(folder, f"{name}-{fmt}.tflite"),
+                               format=fmt, calibration=calibration
+                               if fmt == CALIBRATED_FORMAT else None)
+             for fmt in QUANTIZED_FORMATS}
+    predicted = {fmt: np.concatenate([litert_runner(path)(images=images[i:i + 1000])
+                                      ["class_ids"] for i in range(0, len(images), 1000)])
+                 for fmt, path in paths.items()}
+    one = images[:1]
+    runners = {fmt: litert_runner(path, threads=1) for fmt, path in paths.items()}
+    latency = interleaved({fmt: (lambda r=runner: r(images=one), calls // rounds)
+                           for fmt, runner in runners.items()}, rounds)
+    rows = []
+    for fmt, path in paths.items():
+        size = os.path.getsize(path)
+        rows.append({
+            "model": name, "weights": "fashion_mnist", "format": fmt, "bytes": size,
+            "size_vs_float32": f"{size / os.path.getsize(paths['tflite']):.3f}",
+            "test_accuracy": f"{float(np.mean(predicted[fmt] == labels)):.4f}",
+            "agreement_with_float32":
+                f"{float(np.mean(predicted[fmt] == predicted['tflite'])):.4f}",
+            "p50_ms": f"{percentile(latency[fmt], 50):.4f}",
+            "p99_ms": f"{percentile(latency[fmt], 99):.4f}",
+            "test_images": len(labels), "calibration_images": len(calibration)})
+    return rows
+
+
+def quantization_table(csv_path, models, *, calls, calibration_size=500):
+    """Measures `models`' LiteRT formats and writes the rows to `csv_path`; returns them."""
+    import csv
+    import datetime
+    import io
+
+    from bench.machine import describe_machine
+    from cnnzoo.atomic import write_atomically
+    from cnnzoo.data import load_arrays
+    from cnnzoo.export.formats import calibration_sample
+
+    images, labels, _ = load_arrays("fashion_mnist", "test", download=False)
+    if len(labels) != 10_000:
+        raise SystemExit(f"the full Fashion-MNIST test set is needed; found {len(labels)} "
+                         "images (apt-get install dataset-fashion-mnist).")
+    calibration = calibration_sample("fashion_mnist", calibration_size)
+    # The load average says how shared the machine was while latencies were timed.
+    common = {"machine": describe_machine()["machine"], "tensorflow": tf.__version__,
+              "load_1min": f"{os.getloadavg()[0]:.2f}",
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+              "command": "python -m bench.bench_export " + " ".join(sys.argv[1:])}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in models:
+            rows += [{**row, **common} for row in quantization_rows(
+                name, folder, (images, labels), calibration, calls=calls)]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=QUANTIZATION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(csv_path, text.getvalue())
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000,
@@ -101,7 +190,18 @@ def main(argv=None):
     parser.add_argument("--model", help="a .keras file or training workdir to time and "
                                         "compare (default: a fresh mnist_cnn); a trained "
                                         "model makes the TFLite agreement meaningful")
+    parser.add_argument("--quantization", metavar="CSV",
+                        help="measure the LiteRT formats of shipped weights (see above) and "
+                             "write them to CSV instead")
+    parser.add_argument("--models", nargs="+", default=["mnist_cnn", "lenet5"],
+                        help="models with shipped Fashion-MNIST weights, for --quantization")
     args = parser.parse_args(argv)
+    if args.quantization:
+        for row in quantization_table(args.quantization, args.models, calls=args.calls):
+            print(f"{row['model']:10s} {row['format']:17s} {row['bytes']:>8} B  acc "
+                  f"{row['test_accuracy']}  agree {row['agreement_with_float32']}  p50 "
+                  f"{row['p50_ms']} ms  p99 {row['p99_ms']} ms")
+        return 0
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
