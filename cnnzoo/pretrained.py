@@ -395,7 +395,8 @@ def apply_weights(model, *, name, weights, include_top):
 
     Raises:
         ValueError: as `check_weights_request`; or the file belongs to another
-            architecture or shape (names the first differences).
+            architecture or shape (names the first differences), or a file of yours holds
+            NaN, infinite or absurd values (corrupted bytes; see `check_loaded_values`).
         WeightsIntegrityError: a shipped file fails its SHA-256 check (nothing is loaded).
         FileNotFoundError: the file is missing.
     """
@@ -409,7 +410,7 @@ def apply_weights(model, *, name, weights, include_top):
             _load_weights_file(model, path, name=name)
         else:
             _copy_from_keras_file(model, path, name=name, include_top=include_top)
-        return model
+        return check_loaded_values(model, path)
     entry = _find_entry(name, weights)
     path = verified_file(entry)
     if include_top:
@@ -425,6 +426,38 @@ def apply_weights(model, *, name, weights, include_top):
     _load_weights_file(full, path, name=name)
     copy_layers_by_name(full, model, source_name=f"the {entry.tag!r} weights",
                         exact=False)
+    return model
+
+
+# No trained weight comes near this; corrupted bytes read as floats often do (3.4e38).
+MAX_WEIGHT_MAGNITUDE = 1e15
+
+
+def check_loaded_values(model, path):
+    """Returns `model` once every weight it loaded from `path` is finite and plausible.
+
+    A file whose bytes were damaged can still load: its floats come out NaN, infinite or
+    absurd (3.4e38), and the model then predicts nonsense without an error.
+
+    Raises:
+        ValueError: naming the file and the first variables holding NaN, infinite values or
+            magnitudes above `MAX_WEIGHT_MAGNITUDE`.
+    """
+    import keras
+    import numpy as np
+
+    bad = []
+    for variable in model.weights:
+        values = np.asarray(keras.ops.convert_to_numpy(variable), dtype="float64")
+        if not (np.isfinite(values).all() and np.abs(values).max(initial=0)
+                <= MAX_WEIGHT_MAGNITUDE):
+            bad.append(f"{variable.path} (largest magnitude {np.nanmax(np.abs(values)):.3g})")
+    if bad:
+        raise ValueError(
+            f"the weights in {str(path)!r} hold NaN, infinite or absurd values (above "
+            f"{MAX_WEIGHT_MAGNITUDE:g}) in {', '.join(bad[:3])}"
+            f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}: the file is corrupted. "
+            "Use an intact copy of it.")
     return model
 
 

@@ -337,11 +337,12 @@ def model_card(name):
     return _lookup(name)[0]
 
 
-def build(name, *, weights=None, include_top=True, **kwargs):
+def build(name, /, *, weights=None, include_top=True, **kwargs):
     """Builds the registered model `name` and returns it, compiled unless `compile=False`.
 
     Args:
-        name: a registered name (`cnnzoo.list_models()`).
+        name: a registered name (`cnnzoo.list_models()`); positional, so that the
+            keyword `name=` names the built model, as every builder's option does.
         weights: None (random), a tag of weights shipped for `name`, or the path of a
             `.keras` or `.weights.h5` file; checked before a layer is built.
         include_top: False drops the classifier and returns the backbone's features (with

@@ -153,8 +153,14 @@ def classifier_compile_args(num_classes, *, optimizer="adam", learning_rate=None
         softmax output, for integer or one-hot labels.
 
     Raises:
-        ValueError: a setting `make_optimizer`, the loss or `check_metrics` refuses.
+        ValueError: a setting `make_optimizer`, the loss or `check_metrics` refuses, or a
+            `steps_per_execution` that is not a positive integer.
     """
+    if (isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int)
+            or steps_per_execution < 1):
+        raise ValueError(f"steps_per_execution must be a positive integer; received "
+                         f"steps_per_execution={steps_per_execution!r}. Typical: 1, or 8 on "
+                         "a CPU.")
     return {"optimizer": make_optimizer(optimizer, learning_rate=learning_rate,
                                         weight_decay=weight_decay, clipnorm=clipnorm,
                                         global_clipnorm=global_clipnorm),

@@ -17,6 +17,9 @@ from cnnzoo.models.compile import check_option_names, classifier_compile_args
 from cnnzoo.registry import args_entries, keyword_options, with_args_section
 
 SUPPORTED_CHANNELS = (1, 3)
+# The most pixel values one input image may hold: 2**28 (1 GiB as float32, e.g. 16384x16384
+# gray). Larger inputs exhaust memory while the model is built, in TensorFlow's allocator.
+MAX_INPUT_VALUES = 2 ** 28
 # How a family's top turns the last feature map into a vector.
 TOP_POOLINGS = ("avg", "max", "flatten")
 # `pooling` with include_top=False, as keras.applications: the map itself, or pooled.
@@ -27,12 +30,14 @@ def check_input_shape(input_shape, *, min_size, model):
     """Returns `input_shape` as a tuple of 3 ints after checking it suits `model`.
 
     Raises:
-        ValueError: not three positive integers, a channel count other than 1 or 3, or a
-            height or width below `min_size` (the smallest the model's downsampling allows).
+        ValueError: not three positive integers (True is no integer here), a channel count
+            other than 1 or 3, a height or width below `min_size` (the smallest the model's
+            downsampling allows), or more than `MAX_INPUT_VALUES` values an image.
     """
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) != 3 or not all(
-            isinstance(d, numbers.Integral) and d > 0 for d in shape):
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
+            for d in shape):
         raise ValueError(
             f"input_shape must be (height, width, channels) of positive integers; "
             f"received input_shape={input_shape!r} for {model}. Example: (28, 28, 1).")
@@ -47,7 +52,25 @@ def check_input_shape(input_shape, *, min_size, model):
             f"{model} needs images of at least {min_size}x{min_size} pixels for its "
             f"downsampling; received input_shape={shape}. Resize or pad the images to "
             f"{min_size}x{min_size} or more, or choose a model that downsamples less.")
+    values = height * width * channels
+    if values > MAX_INPUT_VALUES:
+        raise ValueError(
+            f"input_shape={shape} holds {values:,} values an image ({values * 4 / 2**30:,.1f} "
+            f"GiB as float32), above the {MAX_INPUT_VALUES:,} cnnzoo builds for: {model} "
+            "would exhaust memory while it is built. Resize the images smaller first.")
     return height, width, channels
+
+
+def check_model_name(name):
+    """Returns `name` once Keras can name a model so: a non-empty string without '/'.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a non-empty string without '/' (it names the model "
+                         f"and its files); received name={name!r}. Example: name='my_cnn'.")
+    return name
 
 
 def check_num_classes(num_classes, *, model):
@@ -135,10 +158,11 @@ def check_options(builder, *, name, input_shape, min_size, num_classes, include_
 
     Raises:
         ValueError: an unknown option (naming the builder's options and the compile
-            settings), any value refused, `pooling` set beside the top, or compile
+            settings), any value refused (the model's `name` included), `pooling` set beside the top, or compile
             settings where nothing is compiled.
     """
     check_option_names(compile_kwargs, model=name, options=keyword_options(builder))
+    check_model_name(name)
     input_shape = check_input_shape(input_shape, min_size=min_size, model=name)
     num_classes = check_num_classes(num_classes, model=name)
     check_choice(pooling, FEATURE_POOLINGS, argument="pooling", model=name)
