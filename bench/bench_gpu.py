@@ -1,13 +1,16 @@
-"""cnnzoo on Keras's JAX backend, one accelerator: throughput and time to accuracy.
+"""cnnzoo on Keras's JAX or PyTorch backend, one accelerator: throughput and time to accuracy.
 
-    python bench/bench_gpu.py [DATA_DIR] --out results.json      # the device run
-    python bench/bench_gpu.py --quick --out quick.json            # CPU JAX, seconds (CI)
+    python bench/bench_gpu.py [DATA_DIR] --out results.json      # the device run, JAX
+    python bench/bench_gpu.py --backend torch --out torch.json    # Keras on PyTorch
+    python bench/bench_gpu.py --aim 94in15s --torch-baseline      # a GPU recipe vs PyTorch
+    python bench/bench_gpu.py --quick --out quick.json            # CPU, seconds (CI)
     python bench/bench_gpu.py --compare-augment                   # Keras's layers vs ours
 
-Running it on the GPU machine (the device tool; no TensorFlow and no Keras there). The tool
-gives a session 15 minutes of device time in all, the machine's start (a minute or more)
-included; this run, 4 recipe runs of 12-16 epochs, should take a few minutes (it has not
-run on a GPU yet), leaving room for one rerun. Here, once, in the repo root:
+Running it on the GPU machine (the device tool; PyTorch 2.11 and JAX 0.11 there, no
+TensorFlow and no Keras). The tool gives a session 15 minutes of device time in all, the
+machine's start (a minute or more) included; the command below should take 4 to 6
+minutes (it has not run on a GPU yet), leaving room for one rerun. Here, once, in the repo
+root:
 
     echo /.whl/ >> .git/info/exclude; echo /.data/ >> .git/info/exclude
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
@@ -19,22 +22,33 @@ Then one `run` with carry [".whl", ".data"] and timeout_s 540:
 
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \\
-    export KERAS_BACKEND=jax PYTHONUNBUFFERED=1; \\
-    python3 bench/bench_gpu.py .data --out $OUT/bench_gpu.json 2>&1 | tee $OUT/bench_gpu.log; \\
-    python3 bench/bench_gpu.py .data --compare-augment --out $OUT/augment.json 2>&1 \\
-        | tee $OUT/augment.log
+    export PYTHONUNBUFFERED=1; set -o pipefail; \\
+    python3 bench/bench_gpu.py .data --aim 94in15s --precisions mixed_bfloat16 \\
+        --torch-baseline --out $OUT/aim94.json 2>&1 | tee $OUT/aim94.log; \\
+    python3 bench/bench_gpu.py .data --aim 95in60s --precisions mixed_bfloat16 \\
+        --torch-baseline --out $OUT/aim95.json 2>&1 | tee $OUT/aim95.log; \\
+    python3 bench/bench_gpu.py .data --backend torch --epochs 3 --precisions float32 \\
+        --out $OUT/keras_torch.json 2>&1 | tee $OUT/keras_torch.log
 
 (Keras's other needs, absl-py, h5py, ml-dtypes, numpy, packaging and rich, are there.)
-Then `give_back`, unless rerunning at once.
+Then `give_back`, unless rerunning at once. The first two lines train resnet9_w24 with
+the recipes aimed at 94% within 15 s and 95% within 60 s (`AIMS`) on Keras/JAX and in the
+plain PyTorch loop of the same network (bench/torch_resnet9.py) at the same batch size,
+precision and augmentation, and print the throughput ratio and both times to each
+accuracy; the last times Keras on its PyTorch backend. The earlier run of the JAX
+default (`python3 bench/bench_gpu.py .data --out ...`, and `--compare-augment`) is in
+docs/backends.md.
 
-What it measures, naming the device (`jax.devices()`) beside every figure, from one run
-of each model's recipe (`RECIPES`) in float32 and in mixed_bfloat16, the training step
-jit-compiled (the JSON records `model.jit_compile` as Keras resolved it) and the recipe's
-augmentation on the device (`cnnzoo.data.device_augment`):
+What it measures, naming the device (`jax.devices()`, or PyTorch's) beside every figure,
+from one run of each model's recipe (`RECIPES`) in float32 and in mixed_bfloat16, the
+training step jit-compiled on JAX (the JSON records `model.jit_compile` as Keras resolved
+it) and the recipe's augmentation on the device (`cnnzoo.data.device_augment`):
 - throughput: training images a second of the median epoch after the first (which
   compiles), the epoch's host work on the NumPy arrays included;
 - time to accuracy: training wall seconds (the first epoch's compilation included) until
-  the test accuracy, evaluated after every epoch, first reaches 91%, 93% and 94%;
+  the test accuracy, evaluated after every epoch, first reaches 91%, 93%, 94% and 95%;
+- with `--torch-baseline`: the same for resnet9_w24 in a plain PyTorch loop, and the
+  ratio of the throughputs;
 - with `--compare-augment`: training steps a second of `mnist_cnn` with Keras's
   `RandomFlip` + `RandomTranslation` inside the model, the same with jit forced on, with
   cnnzoo's `RandomShiftFlip`, and with no augmentation; medians of alternated repeats.
@@ -58,8 +72,9 @@ if str(REPO) not in sys.path:  # Run as a script, cnnzoo not installed (the GPU 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-THRESHOLDS = (0.91, 0.93, 0.94)
+THRESHOLDS = (0.91, 0.93, 0.94, 0.95)
 PRECISIONS = ("float32", "mixed_bfloat16")
+BACKENDS = ("jax", "torch")
 QUICK_IMAGES = 256
 ANCHOR = ("reference, not measured here (issue 14): a 0.56M-param batch-norm CNN in a plain "
           "PyTorch loop on one H200: 114k img/s; 93.8% test accuracy in 16 s, never 94%.")
@@ -77,6 +92,17 @@ RECIPES = {
                     "weight_decay": 5e-4, "label_smoothing": 0.1},
 }
 DEFAULT_RECIPE = "resnet9_w24"
+# Recipes aimed at a time to accuracy on an H100/H200 (`--aim`), resnet9_w24 at batch 512
+# in bfloat16: at the 150,747 img/s measured on an H200 (docs/backends.md) an epoch takes
+# about 0.4 s, so 24 epochs fit in 15 s with the compilation and 100 in 60 s. Unmeasured:
+# no GPU has run them yet, and the batch-norm fix changed what an epoch teaches.
+AIMS = {
+    "94in15s": {"model": "resnet9_w24", "seconds": 15, "accuracy": 0.94,
+                "recipe": {**RECIPES["resnet9_w24"], "epochs": 24, "learning_rate": 0.4}},
+    "95in60s": {"model": "resnet9_w24", "seconds": 60, "accuracy": 0.95,
+                "recipe": {**RECIPES["resnet9_w24"], "epochs": 100, "learning_rate": 0.4,
+                           "warmup_epochs": 5}},
+}
 
 
 def load_fashion_mnist(data_dir, *, limit=None):
@@ -105,8 +131,15 @@ def load_fashion_mnist(data_dir, *, limit=None):
     return splits
 
 
-def device_name():
-    """Returns the accelerator as `jax.devices()` names it, e.g. `1x gpu NVIDIA H200`."""
+def device_name(backend="jax"):
+    """Returns the accelerator Keras's `backend` computes on, as JAX or PyTorch names it,
+    e.g. `1x gpu NVIDIA H200` (JAX), `1x cuda NVIDIA H200` (PyTorch), `1x cpu`."""
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.device_count()}x cuda {torch.cuda.get_device_name(0)}"
+        return "1x cpu"
     import jax
 
     devices = jax.devices()
@@ -114,10 +147,10 @@ def device_name():
     return f"{len(devices)}x {devices[0].platform} {kinds}"
 
 
-def recipe_for(name, batch_size=None):
-    """Returns the model's time-to-accuracy recipe (`RECIPES`), the batch size overridden
-    when `batch_size` is given."""
-    recipe = dict(RECIPES.get(name, RECIPES[DEFAULT_RECIPE]))
+def recipe_for(name, batch_size=None, aim=None):
+    """Returns the model's time-to-accuracy recipe (`RECIPES`, or the `AIMS` entry `aim`),
+    the batch size overridden when `batch_size` is given."""
+    recipe = dict(AIMS[aim]["recipe"] if aim else RECIPES.get(name, RECIPES[DEFAULT_RECIPE]))
     if batch_size:
         recipe["batch_size"] = batch_size
     return recipe
@@ -128,7 +161,9 @@ def build_trainer(name, recipe, *, precision, image_shape, steps_per_epoch, seed
     """Returns the compiled `keras.Model` that trains the registered model `name`: its
     images pass first through `augment` (default: the recipe's preset as a
     `RandomShiftFlip`, which is identity at inference), under the dtype policy
-    `precision`, with jit on and the recipe's warm-up then cosine learning rate."""
+    `precision`, with the recipe's warm-up then cosine learning rate; jit-compiled on JAX
+    (XLA), eager on PyTorch (Keras's `jit_compile=True` there is `torch.compile`, which
+    this bench leaves out: its compilation takes minutes and fails on some layers)."""
     import keras
 
     import cnnzoo
@@ -153,7 +188,7 @@ def build_trainer(name, recipe, *, precision, image_shape, steps_per_epoch, seed
     return cnnzoo.compile_classifier(
         model, optimizer=recipe["optimizer"], learning_rate=schedule,
         weight_decay=recipe["weight_decay"], label_smoothing=recipe["label_smoothing"],
-        metrics=[ClassificationAccuracy()], jit_compile=True)
+        metrics=[ClassificationAccuracy()], jit_compile=keras.backend.backend() == "jax")
 
 
 def _timed_fit(model, x, y, *, batch_size, steps, epochs=1, initial_epoch=0):
@@ -171,7 +206,7 @@ def train_and_measure(name, precision, data, args, device):
     `THRESHOLDS` was first reached (the first epoch's compilation counted), and the steady
     throughput (the median epoch after the first, which compiles)."""
     (x, y), (x_test, y_test) = data["train"], data["test"]
-    recipe = recipe_for(name, args.batch_size)
+    recipe = recipe_for(name, args.batch_size, args.aim)
     if args.epochs:
         recipe["epochs"] = args.epochs
     batch = min(recipe["batch_size"], len(x))
@@ -193,12 +228,68 @@ def train_and_measure(name, precision, data, args, device):
             if reached[key] is None and accuracy >= threshold:
                 reached[key] = trained
     steady = statistics.median(row["train_seconds"] for row in epochs[1:])
-    return {"model": name, "precision": precision, "device": device, "batch_size": batch,
+    return {"framework": f"keras/{keras_backend()}", "model": name, "precision": precision,
+            "device": device, "batch_size": batch,
             "recipe": recipe, "jit_compile": model.jit_compile, "epochs": epochs,
             "images_per_second": steps * batch / steady, "ms_per_step": 1000 * steady / steps,
             "best_accuracy": max(row["accuracy"] for row in epochs),
             "train_seconds_to": reached, "train_seconds": trained,
             "first_epoch_seconds": epochs[0]["train_seconds"], "median_epoch_seconds": steady}
+
+
+def keras_backend():
+    """Returns the backend Keras was loaded with."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def torch_baselines(args, precisions):
+    """Returns bench/torch_resnet9.py's result rows, one a precision, for resnet9_w24 at
+    its recipe's batch size (as `train_and_measure` takes it), each run in a subprocess
+    before Keras starts, so that neither framework holds the GPU's memory while the other
+    runs; or `{"skipped": why}` where PyTorch is not installed."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    if importlib.util.find_spec("torch") is None:
+        return {"skipped": "PyTorch is not installed: pip install -e '.[torch]'"}
+    recipe = recipe_for("resnet9_w24", args.batch_size, args.aim)
+    if args.epochs:
+        recipe["epochs"] = args.epochs
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for precision in precisions:
+            out = Path(folder) / f"{precision}.json"
+            command = [sys.executable, str(Path(__file__).with_name("torch_resnet9.py")),
+                       str(args.data_dir), "--recipe", json.dumps(recipe), "--precision",
+                       precision, "--seed", str(args.seed), "--out", str(out)]
+            if args.quick:
+                command += ["--limit", str(QUICK_IMAGES)]
+            subprocess.run(command, check=True)
+            rows.append(json.loads(out.read_text()))
+    return rows
+
+
+def baseline_ratios(runs, baselines):
+    """Returns a row a resnet9_w24 run with a baseline of the same precision and batch:
+    the throughput ratio Keras / plain PyTorch and both times to each accuracy."""
+    if not isinstance(baselines, list):
+        return []
+    ratios = []
+    for run in runs:
+        for base in baselines:
+            if (run["model"], run["precision"], run["batch_size"]) == (
+                    "resnet9_w24", base["precision"], base["batch_size"]):
+                ratios.append({
+                    "precision": run["precision"], "batch_size": run["batch_size"],
+                    "framework": run["framework"], "device": run["device"],
+                    "baseline_device": base["device"],
+                    "throughput_ratio": run["images_per_second"] / base["images_per_second"],
+                    "train_seconds_to": {key: [run["train_seconds_to"][key], value]
+                                         for key, value in base["train_seconds_to"].items()}})
+    return ratios
 
 
 def compare_augment(data, args, device, pad=2):
@@ -244,7 +335,8 @@ def compare_augment(data, args, device, pad=2):
 
 def print_report(results):
     """Prints the results as tables, the device beside every figure."""
-    print(f"device: {results['device']}; keras {results['keras']}, jax {results['jax']}, "
+    print(f"device: {results['device']}; keras {results['keras']} on "
+          f"{results['backend']} {results['backend_version']}, "
           f"tensorflow imported: {results['tensorflow_imported']}")
     if results["runs"]:
         keys = list(results["runs"][0]["train_seconds_to"])
@@ -261,6 +353,19 @@ def print_report(results):
                   + "".join("       -" if value is None else f"{value:>8.1f}"
                             for value in row["train_seconds_to"].values())
                   + f"{row['first_epoch_seconds']:>7.1f}  {row['device']}")
+    baselines = results["torch_baseline"]
+    if isinstance(baselines, dict):
+        print(f"\nplain PyTorch baseline: skipped ({baselines['skipped']})")
+    for row in baselines if isinstance(baselines, list) else []:
+        print(f"plain PyTorch resnet9_w24 {row['precision']:16} batch {row['batch_size']}: "
+              f"{row['images_per_second']:,.0f} img/s, best {row['best_accuracy']:.2%}  "
+              f"{row['device']}")
+    for row in results["baseline_ratios"]:
+        times = "; ".join(f"to {key} {_seconds(a)} vs {_seconds(b)}"
+                          for key, (a, b) in row["train_seconds_to"].items())
+        print(f"resnet9_w24 {row['precision']}: Keras on {results['backend']} / plain "
+              f"PyTorch {row['throughput_ratio']:.2f}x throughput; seconds {times}  "
+              f"{row['device']}")
     if results["compare_augment"]:
         print("\nmnist_cnn training steps a second by augmentation inside the model "
               "(median of alternated repeats)")
@@ -273,12 +378,27 @@ def print_report(results):
     print(f"\n{ANCHOR}")
 
 
+def _seconds(value):
+    return "-" if value is None else f"{value:.1f}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", default=DEFAULT_DATA,
                         help="folder of Fashion-MNIST's four IDX .gz files")
     parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--models", nargs="+", default=["mnist_cnn", "resnet9_w24"])
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="Keras's backend (default: KERAS_BACKEND, else jax)")
+    parser.add_argument("--models", nargs="+",
+                        help="registered models (default: mnist_cnn resnet9_w24)")
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=PRECISIONS)
+    parser.add_argument("--aim", choices=sorted(AIMS),
+                        help="train resnet9_w24 with the recipe aimed at this time to "
+                             "accuracy on an H100/H200")
+    parser.add_argument("--torch-baseline", action="store_true",
+                        help="also train resnet9_w24 in a plain PyTorch loop "
+                             "(bench/torch_resnet9.py) at the same batch size, precision and "
+                             "augmentation; report the throughput ratio and times to accuracy")
     parser.add_argument("--batch-size", type=int, help="override the recipes' batch sizes")
     parser.add_argument("--epochs", type=int, help="override the recipes' epochs")
     parser.add_argument("--seed", type=int, default=0)
@@ -292,34 +412,52 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help=f"mnist_cnn, {QUICK_IMAGES} images, 2 epochs (CI)")
     args = parser.parse_args(argv)
+    if args.aim:
+        args.models = args.models or [AIMS[args.aim]["model"]]
+        if args.models != [AIMS[args.aim]["model"]]:
+            parser.error(f"--aim {args.aim} trains {AIMS[args.aim]['model']}; received "
+                         f"--models {' '.join(args.models)}.")
     if args.quick:
-        args.models, args.epochs, args.steps, args.warmup_steps, args.repeats = (
-            ["mnist_cnn"], 2, 2, 1, 1)
+        args.models = args.models or ["mnist_cnn"]
+        args.epochs, args.steps, args.warmup_steps, args.repeats = 2, 2, 1, 1
+    args.models = args.models or ["mnist_cnn", "resnet9_w24"]
     if args.epochs is not None and args.epochs < 2:
         parser.error(f"--epochs must be 2 or more (the first compiles; throughput is timed "
                      f"on the others); received {args.epochs}.")
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size must be positive; received {args.batch_size}.")
 
-    import jax
+    backend = args.backend or os.environ.get("KERAS_BACKEND", "jax")
+    if backend not in BACKENDS:
+        parser.error(f"bench_gpu.py measures Keras on {' or '.join(BACKENDS)}; "
+                     f"KERAS_BACKEND is {backend!r}. Pass --backend jax or --backend torch.")
+    data = load_fashion_mnist(args.data_dir, limit=QUICK_IMAGES if args.quick else None)
+    # Before Keras starts (on JAX it takes most of the GPU's memory).
+    baselines = (torch_baselines(args, args.precisions)
+                 if args.torch_baseline and "resnet9_w24" in args.models
+                 and not args.compare_augment else [])
+    os.environ["KERAS_BACKEND"] = backend
     import keras
 
-    if keras.backend.backend() != "jax":
-        raise SystemExit(f"bench_gpu.py measures Keras on JAX; Keras was loaded with the "
-                         f"{keras.backend.backend()!r} backend. Run it with KERAS_BACKEND=jax.")
-    data = load_fashion_mnist(args.data_dir, limit=QUICK_IMAGES if args.quick else None)
-    device = device_name()
-    results = {"device": device, "keras": keras.__version__, "jax": jax.__version__,
-               # None lets XLA pick, which on NVIDIA GPUs runs float32 products in TF32.
-               "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
+    if keras.backend.backend() != backend:
+        raise SystemExit(f"Keras was loaded with the {keras.backend.backend()!r} backend "
+                         f"before bench_gpu.py could choose {backend!r}; run it as a script.")
+    framework = __import__(backend)
+    device = device_name(backend)
+    results = {"device": device, "keras": keras.__version__, "backend": backend,
+               "backend_version": framework.__version__,
                "command": ["bench/bench_gpu.py", *(argv if argv is not None else sys.argv[1:])],
-               "runs": [], "compare_augment": [],
+               "runs": [], "compare_augment": [], "torch_baseline": baselines,
                "reference": ANCHOR}
+    if backend == "jax":
+        # None lets XLA pick, which on NVIDIA GPUs runs float32 products in TF32.
+        results["jax_default_matmul_precision"] = framework.config.jax_default_matmul_precision
     if args.compare_augment:
         results["compare_augment"] = compare_augment(data, args, device)
     else:
         results["runs"] = [train_and_measure(name, precision, data, args, device)
-                           for name in args.models for precision in PRECISIONS]
+                           for name in args.models for precision in args.precisions]
+    results["baseline_ratios"] = baseline_ratios(results["runs"], baselines)
     keras.mixed_precision.set_global_policy("float32")
     results["tensorflow_imported"] = "tensorflow" in sys.modules
     print_report(results)
@@ -331,6 +469,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Before anything imports Keras: this bench is about the JAX backend.
-    os.environ.setdefault("KERAS_BACKEND", "jax")
     sys.exit(main())

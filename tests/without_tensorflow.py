@@ -1,20 +1,28 @@
-"""Python source that makes `import tensorflow` fail, as on a machine without it.
+"""Python source that hides TensorFlow from the import system, as on a machine without it.
 
 Subprocess tests put `BLOCK_TENSORFLOW` at the top of their script: the GPU machine has
-JAX but no TensorFlow, so cnnzoo's JAX path must not import it. A finder rather than
-`sys.modules["tensorflow"] = None`: Keras checks `"tensorflow" in sys.modules` and would
-then try to use it.
+JAX and PyTorch but no TensorFlow, so cnnzoo's paths there must not import it. The path
+finder is replaced by one that does not find `tensorflow`, so `import tensorflow` raises
+`ModuleNotFoundError` and `importlib.util.find_spec("tensorflow")` answers None, both as
+where it is not installed (PyTorch's `torch._dynamo`, which Keras's torch backend
+imports, probes it with `find_spec` and takes any other answer for an installed
+TensorFlow). Not `sys.modules["tensorflow"] = None`: Keras checks
+`"tensorflow" in sys.modules` and would then try to use it.
 """
 
 BLOCK_TENSORFLOW = '''
+import importlib.machinery
 import sys
 
 
-class NoTensorFlow:
-    def find_spec(self, name, path=None, target=None):
+class NoTensorFlow(importlib.machinery.PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
         if name.split(".")[0] == "tensorflow":
-            raise ImportError(f"{name} is blocked in this test")
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, path, target)
 
 
-sys.meta_path.insert(0, NoTensorFlow())
+sys.meta_path[:] = [NoTensorFlow if finder is importlib.machinery.PathFinder else finder
+                    for finder in sys.meta_path]
 '''
