@@ -144,7 +144,7 @@ def _run_train(args):
                   export_version=args.export_version, seed=args.seed, data_dir=args.data_dir,
                   limit=args.limit, steps_per_epoch=args.steps_per_epoch,
                   distribute=args.distribute, mixed_precision=args.mixed_precision,
-                  recipe_changes=changes, new_data=args.new_data,
+                  recipe_changes=changes, new_data=args.new_data, new_recipe=args.new_recipe,
                   verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         raise UserError("interrupted; run the same command again to resume after the last "
@@ -220,6 +220,9 @@ def _add_train_command(subparsers):
     parser.add_argument("--new-data", action="store_true",
                         help="let a resume continue the workdir's run on another dataset "
                              "than the one its run.json records")
+    parser.add_argument("--new-recipe", action="store_true",
+                        help="resume a run with another optimizer, learning rate, schedule, "
+                             "weight decay or batch size (run.json records the change)")
     parser.add_argument("--seed", type=int, help="make the run reproducible")
     parser.add_argument("--data-dir", help="a folder searched first for the dataset's files")
     parser.add_argument("--distribute", default="auto",

@@ -105,14 +105,15 @@ def _test_time_augmentation(recipe, info, say):
 def train_job(model_name, dataset, *, workdir=None, export=None, export_version=1,
               seed=None, data_dir=None, limit=None, steps_per_epoch=None, distribute="auto",
               mixed_precision="auto", recipe_changes=None, verbose="auto", new_data=False,
-              say=print):
+              new_recipe=False, say=print):
     """Trains `model_name` on `dataset` with its recipe, evaluates it on the test split,
     writes `evaluation.json`, and exports when `export` is a path.
 
     The export is a SavedModel in `export/<export_version>`, so `export` is a TensorFlow
     Serving model base path as it is (see `check_export_target`). The job holds the
     workdir's lock throughout (see `cnnzoo.training.lock`). `new_data=True` lets a
-    resume continue the run on another dataset than its `run.json` records.
+    resume continue the run on another dataset than its `run.json` records, and
+    `new_recipe=True` with another recipe (see `cnnzoo.fit`).
 
     Returns:
         A dict: `workdir`, `recipe`, `evaluation` (see `cnnzoo.evaluate`) and `export`
@@ -120,7 +121,8 @@ def train_job(model_name, dataset, *, workdir=None, export=None, export_version=
 
     Raises:
         ValueError, FileNotFoundError, FileExistsError: bad input, found before training
-            (a resume on another dataset without `new_data` included).
+            (a resume on another dataset without `new_data`, or with another recipe
+            without `new_recipe`, included).
         WorkdirInUseError: another run holds the workdir.
         FloatingPointError: training diverged (the message says what to try).
     """
@@ -150,7 +152,7 @@ def train_job(model_name, dataset, *, workdir=None, export=None, export_version=
                 steps_per_epoch=steps_per_epoch, distribute=distribute,
                 mixed_precision=mixed_precision, verbose=verbose,
                 run_info={"recipe": dataclasses.asdict(recipe), "dataset": info.name},
-                new_data=new_data,
+                new_data=new_data, new_recipe=new_recipe,
                 **recipe.fit_kwargs())
 
         model = load_model(workdir)

@@ -247,6 +247,51 @@ def lying_gzip_idx(ctx):
     return str(path)
 
 
+# -- issue 27: training and resume (helpers) ----------------------------------------------
+
+def broken_workdir(ctx, *, weights="whole", state='{"epoch": 1, "batch": 0}', run=None,
+                   history=None):
+    """A workdir as a one-epoch run of `fit_tiny` leaves it, with one file broken for real.
+
+    `weights`: "whole" (the module model's weights, which fit_tiny's model takes),
+    "missing" or "truncated"; `state`, `run`, `history`: the text of the backup's epoch
+    file, run.json and history.csv (None: none, or for run.json a record of a run at
+    learning rate 0.001).
+    """
+    workdir = ctx.path("broken-run")
+    (workdir / "backup").mkdir(parents=True)
+    (workdir / "backup" / "training_metadata.json").write_text(state)
+    if weights != "missing":
+        path = workdir / "backup" / "latest.weights.h5"
+        ctx.model.save_weights(path)
+        if weights == "truncated":
+            path.write_bytes(path.read_bytes()[:2000])
+    (workdir / "run.json").write_text(run or json.dumps({
+        "model": "tutorial_5x5", "epochs": 1, "recipe_now": {
+            "optimizer": "adam", "learning_rate": 0.001, "schedule": "constant",
+            "warmup_epochs": 0, "weight_decay": None, "batch_size": 6}}))
+    if history is not None:
+        (workdir / "history.csv").write_bytes(history)
+    return workdir
+
+
+def corrupted_weights_file(ctx):
+    """A copy of the module model's `.weights.h5` whose first kernel's bytes read 3.4e38."""
+    import h5py
+
+    path = ctx.path("mine.weights.h5")
+    ctx.model.save_weights(path)
+    with h5py.File(path, "r") as handle:
+        kernels = []
+        handle.visititems(lambda name, item: kernels.append(name)
+                          if isinstance(item, h5py.Dataset) and name.endswith("vars/0") else None)
+        offset = handle[kernels[0]].id.get_offset()
+    with open(path, "r+b") as file:
+        file.seek(offset)
+        file.write(b"\x7f\x7f\x7f\x7f")
+    return str(path)
+
+
 # -- the table ---------------------------------------------------------------------------
 
 ROWS = [
@@ -494,6 +539,50 @@ ROWS = [
     Row("export-target-is-a-fifo", lambda c: export_model(
         c.model, (lambda f: (os.mkfifo(f), f)[-1])(c.path("m.keras")), format="keras",
         overwrite=True), ValueError, "FIFO"),
+    # -- issue 27: training and resume
+    Row("fit-workdir-empty", lambda c: fit_tiny(c, workdir=""), ValueError, "current folder"),
+    Row("fit-workdir-none", lambda c: fit_tiny(c, workdir=None), TypeError, "workdir"),
+    Row("fit-steps-per-epoch-zero", lambda c: fit_tiny(c, steps_per_epoch=0), ValueError,
+        "steps_per_epoch"),
+    Row("fit-early-stopping-negative", lambda c: fit_tiny(c, early_stopping=-1), ValueError,
+        "early_stopping"),
+    Row("fit-batch-size-zero", lambda c: fit_tiny(c, batch_size=0), ValueError, "batch_size"),
+    Row("fit-batch-size-negative", lambda c: fit_tiny(c, batch_size=-1), ValueError,
+        "batch_size=-1"),
+    Row("fit-learning-rate-inf", lambda c: fit_tiny(c, learning_rate=float("inf")),
+        ValueError, "finite"),
+    Row("fit-steps-per-execution-zero", lambda c: fit_tiny(c, steps_per_execution=0),
+        ValueError, "steps_per_execution"),
+    Row("fit-backup-weights-missing", lambda c: fit_tiny(
+        c, workdir=broken_workdir(c, weights="missing"), epochs=2), ValueError,
+        "latest.weights.h5"),
+    Row("fit-backup-weights-truncated", lambda c: fit_tiny(
+        c, workdir=broken_workdir(c, weights="truncated"), epochs=2), ValueError,
+        "latest.weights.h5"),
+    Row("fit-backup-epoch-not-a-number", lambda c: fit_tiny(
+        c, workdir=broken_workdir(c, state='{"epoch": "abc"}'), epochs=2), ValueError,
+        "training_metadata.json"),
+    Row("fit-run-json-a-list", lambda c: fit_tiny(c, workdir=broken_workdir(c, run="[1]"),
+                                                  epochs=2), ValueError, "run.json"),
+    Row("fit-history-corrupt", lambda c: fit_tiny(
+        c, workdir=broken_workdir(c, history=b"epoch,loss\n1,\xff\n"), epochs=2),
+        ValueError, "history.csv"),
+    Row("fit-resume-new-recipe", lambda c: fit_tiny(
+        c, workdir=broken_workdir(c), epochs=2, learning_rate=0.01), ValueError,
+        "new_recipe=True"),
+    Row("build-unknown-metric", lambda c: cnnzoo.build("mnist_cnn", metrics=["nope"]),
+        ValueError, "nope"),
+    Row("build-name-with-slash", lambda c: cnnzoo.build("mnist_cnn", name="a/b"), ValueError,
+        "name"),
+    Row("build-input-shape-bool", lambda c: cnnzoo.build("mnist_cnn", input_shape=(True, 28, 1)),
+        ValueError, "True"),
+    Row("build-input-too-large", lambda c: cnnzoo.build(
+        "mnist_cnn", input_shape=(100000, 100000, 3)), ValueError, "GiB"),
+    Row("build-steps-per-execution-zero", lambda c: cnnzoo.build(
+        "mnist_cnn", steps_per_execution=0), ValueError, "steps_per_execution"),
+    Row("build-weights-corrupted-bytes", lambda c: cnnzoo.build(
+        "tutorial_5x5", input_shape=SHAPE, num_classes=3, weights=corrupted_weights_file(c)),
+        ValueError, "corrupted"),
 ]
 
 
