@@ -469,9 +469,9 @@ def _add_explain_command(subparsers):
         description="Print the top classes of IMAGE and write a Grad-CAM figure (the image, "
                     "the heat map and their overlay) for the predicted class or --class. "
                     "Grad-CAM needs the Keras model: an export is explained through the "
-                    ".keras file kept beside it.")
-    parser.add_argument("model", help="a .keras file, a training workdir, or an export "
-                                      "with its .keras file beside it")
+                    "one it carries (older exports: a .keras file kept beside it).")
+    parser.add_argument("model", help="a .keras file, a training workdir, NAME:TAG (shipped "
+                                      "weights, e.g. mnist_cnn:fashion_mnist), or an export")
     parser.add_argument("image", help="an image file (PNG, JPEG, GIF, BMP or WebP; resized "
                                       "to the model's input)")
     parser.add_argument("--out", required=True, help="the PNG file to write")

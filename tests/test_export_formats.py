@@ -171,3 +171,34 @@ def test_file_formats_are_atomic_and_refuse_existing_files(model, tmp_path, monk
     assert target.read_bytes() == b"\x1c\0\0\0TFL3 old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
 
+
+
+def test_the_quantization_bench_measures_every_litert_format(tmp_path):
+    """`bench_export --quantization` on a few images: one row per format, as committed."""
+    pytest.importorskip("ai_edge_litert.interpreter")
+    from bench.bench_export import QUANTIZED_FORMATS, quantization_rows
+
+    images = read_idx("t10k-images-idx3-ubyte.gz")[:64, ..., None]
+    labels = read_idx("t10k-labels-idx1-ubyte.gz")[:64]
+    calibration = read_idx("train-images-idx3-ubyte.gz")[:16, ..., None]
+    rows = quantization_rows("lenet5", str(tmp_path), (images, labels), calibration, calls=10)
+    assert [row["format"] for row in rows] == list(QUANTIZED_FORMATS)
+    sizes = {row["format"]: row["bytes"] for row in rows}
+    assert sizes["tflite_full_int8"] < 0.4 * sizes["tflite"]
+    assert all(float(row["agreement_with_float32"]) >= 0.9 for row in rows)
+    assert all(0 < float(row["p50_ms"]) <= float(row["p99_ms"]) for row in rows)
+
+
+def test_the_docs_quote_the_committed_quantization_results():
+    import csv
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    rows = list(csv.DictReader((root / "bench" / "export_quantization.csv").open()))
+    docs = (root / "docs" / "export.md").read_text()
+    assert {row["format"] for row in rows} == {"tflite", "tflite_int8", "tflite_full_int8"}
+    for row in rows:
+        assert int(row["test_images"]) == 10_000
+        assert (f"| `{row['model']}` | `{row['format']}` | {int(row['bytes']) / 1024:.0f} KB "
+                f"| {float(row['size_vs_float32']):.2f}× | "
+                f"{100 * float(row['test_accuracy']):.2f}% |") in docs
