@@ -385,7 +385,7 @@ def _run_predict(args):
 
     from cnnzoo.artifacts import saved_model_of
     from cnnzoo.export import load_exported
-    from cnnzoo.image_header import check_image_size
+    from cnnzoo.image_header import check_image_header
 
     with saved_model_of(args.export) as export:
         predictor = load_exported(export)  # Loaded into memory: the folder may go.
@@ -394,7 +394,9 @@ def _run_predict(args):
         if not file.is_file():
             raise FileNotFoundError(f"no image file {str(file)!r}.")
     # Each header is checked before anything is decoded: one image may declare gigapixels.
-    images = [check_image_size(f.read_bytes(), name=str(f)) for f in files]
+    images = [f.read_bytes() for f in files]
+    for file, data in zip(files, images):
+        check_image_header(data, name=str(file))
     ids, names, probabilities = predictor.top_k(images, k=args.top_k)
     for index, file in enumerate(files):
         labels = names[index] if names else [str(i) for i in ids[index]]

@@ -36,7 +36,7 @@ from cnnzoo.export import signatures as sigs
 from cnnzoo.layouts.serving import version_number
 from cnnzoo.export.predictor import ImageInputError, load_exported
 from cnnzoo.page import EXPLAIN_PATH, PageService
-from cnnzoo.image_header import MAX_IMAGE_PIXELS, ImageTooLargeError, check_image_size
+from cnnzoo.image_header import ImageHeaderError, ImageTooLargeError, check_image_header
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 # 7,500 blank 28x28 images fit under the body limit as JSON and cost 0.84 GB to parse and
@@ -106,9 +106,12 @@ def _decode_b64(value, index):
     except (binascii.Error, TypeError, ValueError):
         raise RequestError(400, "a {\"b64\": ...} value is not valid base64.") from None
     try:
-        return check_image_size(data, max_pixels=MAX_IMAGE_PIXELS, name=f"image {index}")
+        check_image_header(data, name=f"image {index}")
     except ImageTooLargeError as error:
         raise RequestError(413, str(error)) from None
+    except ImageHeaderError as error:  # Its size unknown, its cost would be too.
+        raise RequestError(400, str(error)) from None
+    return data
 
 
 def _check_no_booleans(values):

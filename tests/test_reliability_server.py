@@ -5,14 +5,20 @@ every normal request got 503. Here a server with few slots and a short request d
 meets more slow-loris sockets than it has slots; every loop stops by itself.
 """
 
+import base64
 import http.client
+import io
 import json
+import os
 import socket
+import struct
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import cnnzoo
 from cnnzoo.export import export_saved_model
@@ -173,3 +179,83 @@ def test_a_body_trickling_past_the_deadline_gets_408(server):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert time.monotonic() - started < DEADLINE + 2
+
+
+# -- images whose headers hide their cost -------------------------------------------------
+
+def _resident_bytes():
+    with open("/proc/self/status") as status:
+        kilobytes = next(line for line in status if line.startswith("VmRSS")).split()[1]
+    return int(kilobytes) * 1024
+
+
+def _jpeg_bomb():
+    """A JPEG declaring 20000x20000 pixels, its frame header behind two 64 KB APP segments."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    frame = jpeg.index(b"\xff\xc0")  # Baseline frame header: its size at +5.
+    jpeg = jpeg[:frame + 5] + struct.pack(">HH", 20000, 20000) + jpeg[frame + 9:]
+    segments = b"".join(bytes([0xFF, marker]) + (65535).to_bytes(2, "big") + b"\0" * 65533
+                        for marker in (0xE2, 0xE3))
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+def _deep_png(width=4096, height=4096):
+    """A 16-bit RGBA PNG of zeros: 127 KB, 128 MiB decoded, within the pixel limit."""
+    row = b"\0" * (1 + width * 8)
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                              16, 6, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="reads the resident size from /proc (Linux)")
+@pytest.mark.parametrize("path", [":predict", "/explain"])
+def test_images_hiding_their_cost_are_refused_before_decoding(server, path):
+    before = _resident_bytes()
+    for image, word in ((_jpeg_bomb(), "20000x20000"), (_deep_png(), "16 bits")):
+        b64 = {"b64": base64.b64encode(image).decode()}
+        body = {"instances": [b64]} if path == ":predict" else b64
+        url = (f"/v1/models/{server.service.name}{path}" if path == ":predict" else path)
+        status, reply = _post(server, url, body)
+        assert status == 413 and word in reply["error"], reply
+    # Decoding the JPEG would take 1.2 GB, the PNG over 128 MiB.
+    assert _resident_bytes() - before < 50 * 1024 * 1024
+
+
+def test_an_image_of_unknown_size_is_a_400(server):
+    status, reply = _post(server, f"/v1/models/{server.service.name}:predict",
+                          {"instances": [{"b64": base64.b64encode(b"\xff\xd8\xff").decode()}]})
+    assert status == 400 and "is not a PNG, JPEG" in reply["error"]
+
+
+def test_cnnzoo_predict_refuses_them_by_file_name(export, tmp_path, capsys):
+    from cnnzoo.cli import main
+
+    for name, image, word in (("bomb.jpg", _jpeg_bomb(), "20000x20000"),
+                              ("deep.png", _deep_png(), "16 bits"),
+                              ("cut.jpg", b"\xff\xd8\xff\xe0\x00\x10JF", "is not a PNG")):
+        (tmp_path / name).write_bytes(image)
+        assert main(["predict", str(export), str(tmp_path / name)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and name in error and word in error, error
+
+
+def _post(server, path, body):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        connection.request("POST", path, json.dumps(body),
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
