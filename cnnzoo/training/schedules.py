@@ -30,7 +30,7 @@ def make_schedule(schedule, learning_rate, *, epochs, steps_per_epoch, warmup_ep
                          f"schedule={schedule!r}.")
     if (isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float))
             or not 0 < learning_rate < float("inf")):
-        raise ValueError(f"learning_rate must be a positive finite number; received "
+        raise ValueError(f"learning_rate must be a positive number, finite; received "
                          f"learning_rate={learning_rate!r}. Typical: 1e-3 (adam), 0.1 (sgd).")
     if warmup_epochs and schedule != "cosine":
         raise ValueError(f"warmup_epochs applies to schedule='cosine'; received "
