@@ -292,6 +292,74 @@ def corrupted_weights_file(ctx):
     return str(path)
 
 
+# -- issue 27: export, server, image headers (helpers) ------------------------------------
+
+def in_folder(ctx, call):
+    """Runs `call()` inside a fresh folder holding a user's file, and back; returns its result.
+
+    An empty export path once meant the current folder: a regression must not take the
+    checkout with it.
+    """
+    folder = users_folder(ctx.path("cwd"))
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        return call()
+    finally:
+        os.chdir(previous)
+
+
+def users_folder(folder):
+    """`folder` holding a user's notes.txt (made with its parents)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("mine")
+    return folder
+
+
+def raw_http(ctx, headers, body=b"{}"):
+    """Returns `(status, JSON reply)` of a predict request sent with `headers` as they are."""
+    host, port = ctx.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        connection.putrequest("POST", f"/v1/models/{ctx.server.service.name}:predict")
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@functools.lru_cache(maxsize=None)
+def jpeg_behind_app_segments(width=20000, height=20000):
+    """A JPEG declaring `width`x`height`, its frame header behind two 64 KB APP segments."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    frame = jpeg.index(b"\xff\xc0")
+    jpeg = jpeg[:frame + 5] + struct.pack(">HH", height, width) + jpeg[frame + 9:]
+    segments = b"".join(bytes([0xFF, marker]) + (65535).to_bytes(2, "big") + b"\0" * 65533
+                        for marker in (0xE2, 0xE3))
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+@functools.lru_cache(maxsize=None)
+def png_16_bit_rgba(width=4096, height=4096):
+    """A PNG of 16-bit RGBA zeros: 127 KB, within the pixel limit, 128 MiB decoded."""
+    deflate = zlib.compressobj(9)
+    rows = b"".join(deflate.compress(b"\0" * (1 + 8 * width)) for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0))
+            + _png_chunk(b"IDAT", rows + deflate.flush()) + _png_chunk(b"IEND", b""))
+
+
+def b64_instance(data):
+    return {"instances": [{"b64": base64.b64encode(data).decode()}]}
+
+
 # -- the table ---------------------------------------------------------------------------
 
 ROWS = [
@@ -583,6 +651,36 @@ ROWS = [
     Row("build-weights-corrupted-bytes", lambda c: cnnzoo.build(
         "tutorial_5x5", input_shape=SHAPE, num_classes=3, weights=corrupted_weights_file(c)),
         ValueError, "corrupted"),
+    # -- issue 27: export, server, image headers
+    Row("export-empty-path", lambda c: in_folder(c, lambda: export_saved_model(
+        c.model, "", overwrite=True)), ValueError, "empty"),
+    Row("export-overwrite-users-folder", lambda c: export_saved_model(
+        c.model, users_folder(c.path("mine")), overwrite=True), FileExistsError, "notes.txt"),
+    Row("export-overwrite-users-version-folder", lambda c: export_saved_model(
+        c.model, users_folder(c.path("base") / "1").parent, version=1, overwrite=True),
+        FileExistsError, "notes.txt"),
+    Row("export-overwrite-users-file", lambda c: export_model(
+        c.model, (lambda p: (p.write_text("notes"), p)[-1])(c.path("m.keras")),
+        format="keras", overwrite=True), FileExistsError, "not a keras file"),
+    Row("cli-export-empty-output", lambda c: in_folder(c, lambda: cli(
+        "export", c.keras_file, "", "--overwrite")), Exit(2), "empty"),
+    Row("cli-export-overwrite-users-folder", lambda c: cli(
+        "export", c.keras_file, users_folder(c.path("out") / "1").parent, "--version", "1",
+        "--overwrite"), Exit(2), "notes.txt"),
+    Row("http-duplicate-content-length", lambda c: raw_http(
+        c, [("Content-Length", "2"), ("Content-Length", "2")]), Http(400), "Content-Length"),
+    Row("http-content-length-and-transfer-encoding", lambda c: raw_http(
+        c, [("Content-Length", "2"), ("Transfer-Encoding", "chunked")]), Http(400),
+        "Transfer-Encoding"),
+    Row("http-image-size-unknown", lambda c: c.predict_json(b64_instance(b"\xff\xd8\xff")),
+        Http(400), "is not a PNG"),
+    Row("http-jpeg-bomb-behind-app-segments", lambda c: c.predict_json(
+        b64_instance(jpeg_behind_app_segments())), Http(413), "20000x20000"),
+    Row("http-png-16-bit-rgba", lambda c: c.predict_json(b64_instance(png_16_bit_rgba())),
+        Http(413), "16 bits"),
+    Row("cli-predict-jpeg-bomb-behind-app-segments", lambda c: cli(
+        "predict", c.export, (lambda p: (p.write_bytes(jpeg_behind_app_segments()), p)[-1])(
+            c.path("b.jpg"))), Exit(2), "20000x20000"),
 ]
 
 
