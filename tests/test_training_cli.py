@@ -181,7 +181,6 @@ def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(
     _, workdir, export = trained_run
     history_before = (workdir / "history.csv").read_text()
     old_graph = (export / "1" / "saved_model.pb").stat()
-    (export / "1" / "stale.txt").write_text("from the first export")
     capsys.readouterr()
     assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
                  "--export", str(export), "--seed", "1", *TINY]) == 0
@@ -196,7 +195,6 @@ def test_rerunning_the_same_command_trains_nothing_more_and_replaces_the_export(
     new_graph = (export / "1" / "saved_model.pb").stat()
     # A new folder replaced the old one: the old files existed while the new were written.
     assert new_graph.st_ino != old_graph.st_ino
-    assert not (export / "1" / "stale.txt").exists()
     assert sorted(p.name for p in export.iterdir()) == ["1"]
 
 
@@ -215,18 +213,23 @@ def test_a_larger_epochs_trains_on_after_the_finished_epochs(tmp_path, capsys):
     assert epochs == ["epoch", "1", "2"]
 
 
-def test_export_version_replaces_only_its_own_version_folder(trained_run, tmp_path):
+def test_export_version_replaces_only_its_own_version_folder(trained_run, tmp_path, capsys):
     _, workdir, export = trained_run
     base = tmp_path / "mnist"
     for version in ("1", "3"):
         shutil.copytree(export / "1", base / version)
     kept = _files(base / "1")
-    (base / "3" / "stale.txt").write_text("from the old version 3")
-    assert main(["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
-                 "--export", str(base), "--export-version", "3", "--seed", "1", *TINY]) == 0
+    # A file of the user's in the version folder: refused before training, never deleted.
+    (base / "3" / "notes.txt").write_text("mine")
+    command = ["train", "tutorial_5x5", "--dataset", "digits", "--workdir", str(workdir),
+               "--export", str(base), "--export-version", "3", "--seed", "1", *TINY]
+    assert main(command) == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert (base / "3" / "notes.txt").read_text() == "mine"
+    (base / "3" / "notes.txt").unlink()
+    assert main(command) == 0
     assert _files(base / "1") == kept
     assert (base / "3" / "saved_model.pb").is_file()
-    assert not (base / "3" / "stale.txt").exists()
     assert sorted(p.name for p in base.iterdir()) == ["1", "3"]
 
 
