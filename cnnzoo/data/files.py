@@ -1,7 +1,7 @@
 """Read a dataset split from local files, pure NumPy: IDX, CIFAR binary/python, .npz.
 
 `read_local_split` looks at a file or folder, recognises one of the formats
-below, and returns uint8 images `(N, H, W, C)` and int32 labels `(N,)`:
+below, and returns images `(N, H, W, C)` and labels `(N,)`, labels as stored:
 
 - IDX (MNIST, Fashion-MNIST): `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
   `t10k-...` (or `test-...`) for the test split;
@@ -26,7 +26,7 @@ import numpy as np
 from cnnzoo.data.idx import IdxFormatError, read_idx
 
 __all__ = ["read_local_split", "local_format", "split_files", "DataFormatError",
-           "check_regular"]
+           "check_regular", "special_kind"]
 
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx(\d)-ubyte(\.gz)?$")
 _CIFAR_IMAGE_BYTES = 32 * 32 * 3
@@ -38,6 +38,12 @@ class DataFormatError(ValueError):
 
 _SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                   (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(mode: int) -> str | None:
+    """Names the kind of a file whose `st_mode` is `mode` when it is a device, FIFO or
+    socket ("a FIFO (named pipe)"), else returns None."""
+    return next((kind for is_kind, kind in _SPECIAL_KINDS if is_kind(mode)), None)
 
 
 def check_regular(path: str) -> None:
@@ -60,11 +66,11 @@ file or folder; reading it could block or never end. ...
         mode = os.stat(path).st_mode
     except OSError:  # Missing or unreadable: the caller's open or listdir says which.
         return
-    for is_kind, kind in _SPECIAL_KINDS:
-        if is_kind(mode):
-            raise DataFormatError(
-                f"{path} is {kind}, not a regular file or folder; reading it could block "
-                f"or never end. Pass a regular dataset file, or a folder of them.")
+    kind = special_kind(mode)
+    if kind is not None:
+        raise DataFormatError(
+            f"{path} is {kind}, not a regular file or folder; reading it could block "
+            f"or never end. Pass a regular dataset file, or a folder of them.")
 
 
 def _split_prefixes(split: str) -> tuple[str, ...]:
@@ -76,11 +82,13 @@ def _as_nhwc(images: np.ndarray) -> np.ndarray:
 
 
 def _check_pair(images, labels, image_file, label_file):
+    """Returns `(images, labels)`, labels as stored: the caller checks them
+    (`cnnzoo.data.check_labels`), so 2.5 or 2**40 is refused, never cast to 2 or 0."""
     if len(images) != len(labels):
         raise DataFormatError(
             f"{image_file} holds {len(images)} images but {label_file} holds "
             f"{len(labels)} labels; the two files must come from the same download.")
-    return images, labels.astype(np.int32)
+    return images, labels
 
 
 def _read_idx_split(folder: str, names: list[str], split: str):
@@ -233,9 +241,10 @@ def read_local_split(path: str, split: str):
     """Reads `split` ("train" or "test") from a dataset file or folder.
 
     Returns:
-        `(images, labels)` as uint8 `(N, H, W, C)` and int32 `(N,)` arrays (a `.npz`
-        may hold another numeric dtype, returned as stored for the caller to check), or
-        `None` when `path` holds none of the recognised formats.
+        `(images, labels)` as `(N, H, W, C)` and `(N,)` arrays, or `None` when `path`
+        holds none of the recognised formats. Images are uint8 except from a `.npz`;
+        labels are as stored (IDX and `.npz` may hold floats or wide integers), for the
+        caller to check with `cnnzoo.data.check_labels` before any cast.
 
     Raises:
         IdxFormatError: an IDX file is corrupt (magic number, length).

@@ -30,7 +30,8 @@ import numpy as np
 from cnnzoo.data import catalog
 from cnnzoo.data.files import (DataFormatError, check_regular, local_format, read_local_split,
                                split_files)
-from cnnzoo.data.folders import SPLIT_FOLDERS, read_image_folder
+from cnnzoo.data.folders import (SPLIT_FOLDERS, check_resize, list_class_names,
+                                 read_image_folder)
 from cnnzoo.data.info import DatasetInfo
 
 __all__ = ["DatasetNotFoundError", "LoadedSource", "check_finite_pixels", "check_labels",
@@ -72,6 +73,13 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[st
 
 
 # ---- validation, splitting -------------------------------------------------------------
+
+def _check_seed(seed) -> None:
+    """Raises ValueError unless `seed` is an integer in [0, 2**63) (NumPy's and tf.data's)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or \
+            not 0 <= seed < 2 ** 63:
+        raise ValueError(f"seed must be an integer from 0 to 2**63-1; received seed={seed!r}.")
+
 
 def _check_split(split: str) -> str:
     if not isinstance(split, str) or not split:
@@ -121,7 +129,7 @@ def check_labels(labels, num_classes: int | None = None, *,
             labels = labels.astype(np.float64)
         except (TypeError, ValueError):
             pass
-    if labels.dtype != bool and not np.issubdtype(labels.dtype, np.number):
+    if labels.dtype.kind not in "biuf":  # Complex ids too: np.mod cannot take them.
         raise ValueError(f"{argument} must be whole-number class ids; received dtype "
                          f"{labels.dtype}.")
     if not np.issubdtype(labels.dtype, np.integer) and labels.dtype != bool:
@@ -215,7 +223,7 @@ def _validated_arrays(x, y, where: str):
                          f"evaluate on. Pass at least one image.")
     y = check_labels(y, argument=f"{where}: labels")
     if x.dtype != np.uint8:
-        numeric = x.dtype != bool and np.issubdtype(x.dtype, np.number)
+        numeric = x.dtype.kind in "iuf"  # Not bool, not complex (a cast drops the imaginary).
         if numeric:
             check_finite_pixels(x, argument=f"{where}: images")
         if not numeric or x.min() < 0 or x.max() > 255:
@@ -248,9 +256,54 @@ def _hold_out(images, labels, split: str, validation_split: float, seed: int, wh
     return images[keep], labels[keep]
 
 
+def _check_class_names(class_names, where: str) -> tuple[str, ...]:
+    """Returns `class_names` as a tuple of strings.
+
+    Raises:
+        ValueError: a name given twice (two labels would print as one class).
+    """
+    names = tuple(str(name) for name in class_names)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{where}: class_names must name each class once; {repeated} "
+                         f"appear(s) more than once in {list(names)}. Pass one distinct name "
+                         f"per label.")
+    return names
+
+
+# Classes without an example that labels may imply before their gap is refused (when
+# they are also more than half): small fixtures with labels such as {1, 7} still pass.
+_MAX_EMPTY_CLASSES = 10
+
+
+def _implied_class_names(labels, where: str) -> tuple[str, ...]:
+    """Returns names "0".."K-1" for labels without class names, K = the largest label + 1.
+
+    Raises:
+        ValueError: more than half of those K classes, and more than
+            `_MAX_EMPTY_CLASSES`, have no example, so the largest label is taken to be a
+            mistake (one label 200 among 0..9 would make a 201-class model); the message
+            names it.
+    """
+    present = np.unique(labels)
+    implied = int(present[-1]) + 1
+    empty = implied - len(present)
+    if empty > _MAX_EMPTY_CLASSES and empty > len(present):
+        raise ValueError(
+            f"{where}: the largest label, {int(present[-1])} "
+            f"({int(np.sum(labels == present[-1]))} example(s)), implies {implied} classes "
+            f"but only {len(present)} of them have any example; a typo or a label from "
+            f"another dataset? Fix or drop those examples, or pass class_names= with one "
+            f"name per class if the classes are meant.")
+    return tuple(str(i) for i in range(implied))
+
+
 def _finish(name, split, images, labels, class_names, source_path, *, validation_split,
             seed, limit, where) -> LoadedSource:
     images, labels = _validated_arrays(images, labels, where)
+    # From the whole split, before the hold-out and `limit`, which must not change them.
+    class_names = (_implied_class_names(labels, where) if class_names is None
+                   else _check_class_names(class_names, where))
     if split in ("train", "validation"):
         images, labels = _hold_out(images, labels, split, validation_split, seed, where)
     if limit is not None:
@@ -258,8 +311,6 @@ def _finish(name, split, images, labels, class_names, source_path, *, validation
             raise ValueError(f"limit must be a positive integer or None; received "
                              f"limit={limit!r}.")
         images, labels = images[:limit], labels[:limit]
-    if class_names is None:
-        class_names = tuple(str(i) for i in range(int(labels.max()) + 1))
     if labels.max() >= len(class_names):
         raise ValueError(
             f"{where}: a label is {labels.max()} but there are only {len(class_names)} "
@@ -355,6 +406,13 @@ def _from_digits(split, **kw) -> LoadedSource:
                    None, where="digits", **kw)
 
 
+# Formats that fix their classes; an IDX or .npz file may hold any.
+_FORMAT_CLASSES = {"CIFAR-10 binary": catalog.CLASS_NAMES["cifar10"],
+                   "CIFAR-10 python": catalog.CLASS_NAMES["cifar10"],
+                   "CIFAR-100 binary": catalog.CLASS_NAMES["cifar100"],
+                   "CIFAR-100 python": catalog.CLASS_NAMES["cifar100"]}
+
+
 def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> LoadedSource:
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     name = os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0] or path
@@ -373,12 +431,13 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
                 f"(it holds {data_format} files for another split). Add that split's "
                 f"files, or use split='validation' with validation_split>0 to hold out "
                 f"part of the training split.")
-        return _finish(name, split, *arrays, class_names, path, where=path, **kw)
+        return _finish(name, split, *arrays, class_names or _FORMAT_CLASSES.get(data_format),
+                       path, where=path, **kw)
     if os.path.isfile(path):
         raise ValueError(f"{path} is not a dataset file cnnzoo can read; pass a folder "
                          f"of IDX/CIFAR files or of class sub-folders, or a Keras .npz.")
     subdirs = {n for n in os.listdir(path) if os.path.isdir(os.path.join(path, n))}
-    root = path
+    root, labels_from = path, None
     if subdirs & {"train", "test"}:
         if split in subdirs:
             root = os.path.join(path, split)
@@ -387,11 +446,15 @@ def _from_path(path: str, split: str, *, class_names, image_size, **kw) -> Loade
         else:
             raise ValueError(f"{path} has split folders {sorted(subdirs & set(SPLIT_FOLDERS))} "
                              f"but none named {split!r}; received split={split!r}.")
+        if "train" in subdirs:
+            # One class -> label mapping for every split, the training split's (as tfds).
+            labels_from = list_class_names(os.path.join(path, "train"))
     elif split == "test":
         raise ValueError(
             f"{path} is one image folder (taken as the 'train' split) with no test/ folder; "
             f"use split='validation' with validation_split>0, or give it train/ and test/.")
-    images, labels, found_names = read_image_folder(root, image_size=image_size)
+    images, labels, found_names = read_image_folder(root, image_size=image_size,
+                                                    class_names=labels_from)
     return _finish(name, split, images, labels, class_names or found_names, root,
                    where=root, **kw)
 
@@ -504,6 +567,8 @@ def load_source(source, split: str = "train", *, data_dir=None, class_names=None
         TypeError: `source` is none of the accepted kinds.
     """
     split = _check_split(split)
+    _check_seed(seed)
+    image_size = check_resize(image_size)
     kw = dict(validation_split=validation_split, seed=seed, limit=limit)
     if isinstance(source, (tuple, list)) and len(source) == 2 and not isinstance(source[0], str):
         x, y = source

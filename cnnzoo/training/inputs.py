@@ -8,10 +8,11 @@ Data is one of:
 
 Images are raw pixels (B, H, W, C); labels are integer class ids, or one-hot / mixed rows.
 
-Arrays are checked whole before training (no NaN or infinite pixel, labels in range). A
-dataset's first batch is checked the same way up front, and `check_every_batch` checks
-every later batch as the input pipeline reads it; `raising_batch_errors` turns a failed
-check into a `ValueError` with the batch, the value and the fix.
+Arrays are checked whole before training (pixels finite and in 0..255, labels in range).
+A dataset's first batch is checked the same way up front, and `check_every_batch` checks
+every later batch as the input pipeline reads it (the same rules, and the first batch's
+image shape); `raising_batch_errors` turns a failed check into a `ValueError` with the
+batch, the value and the fix.
 """
 
 import contextlib
@@ -36,6 +37,7 @@ class Data:
     info: object = None       # a cnnzoo.data.DatasetInfo, when known
     is_arrays: bool = False
     argument: str = "train"   # what the data is called in error messages
+    image_shape: tuple = None  # (H, W, C) of the first batch, once `first_batch` read it
 
     @property
     def class_names(self):
@@ -55,7 +57,8 @@ def as_data(value, *, argument="train"):
 
     Raises:
         ValueError: anything other than the three accepted forms, arrays of unequal length,
-            no images, or images with NaN or infinite pixels.
+            no images, or images with NaN or infinite pixels or pixels outside 0..255.
+        TypeError: complex, string or other non-numeric images.
     """
     if _is_dataset(value):
         return Data(value, argument=argument)
@@ -71,10 +74,12 @@ def as_data(value, *, argument="train"):
             if not len(images):
                 raise ValueError(f"{argument} has 0 images; there is nothing to train or "
                                  "evaluate on. Pass at least one image.")
+            _check_pixel_dtype(images.dtype, argument)
             # Checked after the cast: float64 pixels beyond float32's range become inf.
             with np.errstate(over="ignore"):  # refused just below, with a clearer message
                 images = images.astype("float32")
             check_finite_pixels(images, argument=argument)
+            _check_pixel_range(images, argument)
             return Data((images, labels), is_arrays=True, argument=argument)
     raise ValueError(
         f"{argument} must be a tf.data.Dataset of (images, labels), the (dataset, info) pair "
@@ -82,15 +87,45 @@ def as_data(value, *, argument="train"):
         f"{type(value).__name__}.")
 
 
+def _check_pixel_dtype(dtype, argument):
+    """Raises TypeError unless `dtype` (NumPy or TensorFlow) holds real pixel values."""
+    kind = getattr(dtype, "kind", None) or np.dtype(dtype.as_numpy_dtype).kind
+    if kind not in "biuf":
+        raise TypeError(f"{argument} has images of dtype {dtype.name}; images must be real "
+                        "pixel values 0..255 (uint8 or float32), not complex or text.")
+
+
+def _check_pixel_range(images, argument):
+    """Raises ValueError when a pixel of finite `images` lies outside 0..255."""
+    low, high = images.min(), images.max()
+    if low < 0 or high > 255:
+        bad = ((images < 0) | (images > 255)).reshape(len(images), -1).any(axis=1)
+        raise ValueError(
+            f"{argument} has pixel values outside 0..255 (from {low:g} to {high:g}) in "
+            f"{int(bad.sum())} of {len(images)} images, the first in image "
+            f"{int(np.argmax(bad))} (counting from 0); cnnzoo models take raw pixels 0..255 "
+            "and normalise inside. Pass the images as loaded, or clip them: "
+            "np.clip(x, 0, 255).")
+
+
 def first_batch(data, batch_size=256):
     """Returns `(images, labels)` of the first batch as NumPy arrays (all labels for arrays).
 
+    Records the images' shape in `data.image_shape`, the shape `check_every_batch` then
+    holds every batch to.
+
     Raises:
-        ValueError: a dataset with no batches, or an empty or non-finite first batch.
+        ValueError: a dataset with no batches, or an empty first batch, or one with NaN,
+            infinite or out-of-range (not 0..255) pixels.
+        TypeError: a dataset of complex or text images.
     """
     if data.is_arrays:
         images, labels = data.data
+        data.image_shape = tuple(images.shape[1:])
         return images[:batch_size], labels
+    spec = data.data.element_spec
+    if isinstance(spec, tuple) and hasattr(spec[0], "dtype"):
+        _check_pixel_dtype(spec[0].dtype, data.argument)
     batch = next(iter(data.data.take(1).as_numpy_iterator()), None)
     if batch is None or not len(batch[0]):
         raise ValueError(
@@ -99,6 +134,8 @@ def first_batch(data, batch_size=256):
             "evaluate on. Check it yields batches, e.g. with next(iter(dataset)).")
     images, labels = batch[:2]
     check_finite_pixels(images, argument=f"{data.argument} batch 0")
+    _check_pixel_range(images, f"{data.argument} batch 0")
+    data.image_shape = tuple(images.shape[1:])
     return images, labels
 
 
@@ -165,11 +202,14 @@ def steps_per_epoch_of(data, batch_size):
 def check_every_batch(data, *, num_classes, model_name):
     """Returns `data` with each batch of its dataset checked as the pipeline reads it.
 
-    Only the first batch is looked at before training; this catches a NaN or infinite
-    pixel, or a label that is no class id of the model, in any later batch, which would
-    otherwise train silently into a NaN or wrong model. The checks are three reductions
-    per batch inside `tf.data`; the message is only built for a failing batch. Arrays,
-    checked whole by `as_data`, come back unchanged.
+    Only the first batch is looked at before training; this catches, in any later batch,
+    a NaN or infinite pixel, a pixel outside 0..255, images of another shape than the
+    first batch's (`data.image_shape`, read by `first_batch` when not yet known), or a
+    label that is no class id of the model, which would otherwise train silently into a
+    NaN or wrong model or fail deep inside TensorFlow. The checks are a few reductions per
+    batch inside `tf.data` (`bench/bench_batch_checks.py` measures them); the message is
+    only built for a failing batch. Arrays, checked whole by `as_data`, come back
+    unchanged.
 
     Args:
         data: a `Data`.
@@ -185,25 +225,63 @@ def check_every_batch(data, *, num_classes, model_name):
         return data
     import tensorflow as tf
 
+    if data.image_shape is None:
+        first_batch(data)
+    image_shape = tuple(data.image_shape)
     where = f"{_CHECK_FAILED}{data.argument} batch {{}} (counting from 0)"
 
-    def pixels_check(index, images):
-        def failure():
-            finite = tf.math.is_finite(images)
-            per_image = tf.reduce_all(tf.reshape(finite, [tf.shape(images)[0], -1]), axis=1)
-            return tf.reduce_all(finite), tf.strings.format(
-                where + " has {} NaN or infinite pixel values, the first in image {} of "
-                "the batch; one such pixel turns the weights into NaN. Replace them "
-                "(tf.where(tf.math.is_finite(x), x, 0.0) in the pipeline, np.nan_to_num "
-                "on arrays) or drop those images.",
-                (index, tf.reduce_sum(tf.cast(~finite, tf.int64)),
-                 tf.argmin(tf.cast(per_image, tf.int8))))  # 0 when all are finite
+    def shape_check(index, images):
+        if images.shape[1:].is_fully_defined():  # Known when the pipeline is built.
+            if tuple(images.shape[1:]) != image_shape:
+                raise ValueError(
+                    f"{data.argument} has batches of images of shape "
+                    f"{tuple(images.shape[1:])} but its first batch has {image_shape}; "
+                    "every batch must have the shape the model is built for. Resize them "
+                    "in the pipeline (tf.image.resize).")
+            return None
+        shape = tf.shape(images)[1:]
+        ok = tf.cond(tf.size(shape) == len(image_shape), lambda: tf.reduce_all(
+            tf.equal(shape, tf.constant(image_shape, shape.dtype))), lambda: False)
+        return _fail_unless(ok, lambda: (False, tf.strings.format(
+            where + " has images of shape {} but batch 0 has "
+            f"{list(image_shape)}, the shape the model is built for; every batch must "
+            "have it. Resize them in the pipeline (tf.image.resize) or drop them.",
+            (index, tf.shape(images)[1:]))))
 
-        # A sum is finite when every pixel is, and costs less than is_finite on each pixel;
-        # it can also overflow (pixels near 1e38), so `failure` checks each pixel. float16
-        # sums are taken in float32, whose range 255-valued pixels never exceed.
-        wide = images if images.dtype.size >= 4 else tf.cast(images, tf.float32)
-        return _fail_unless(tf.math.is_finite(tf.reduce_sum(wide)), failure)
+    def pixels_check(index, images):
+        floating = images.dtype.is_floating
+
+        def failure():
+            bad = (images < 0) | (images > 255)  # False for NaN: counted below.
+            finite = tf.math.is_finite(images) if floating else tf.ones_like(bad)
+            non_finite = tf.reduce_sum(tf.cast(~finite, tf.int64))
+            bad = bad | ~finite
+            per_image = tf.reduce_any(tf.reshape(bad, [tf.shape(images)[0], -1]), axis=1)
+            first = tf.argmax(tf.cast(per_image, tf.int8))  # 0 when none is bad
+            in_range = tf.boolean_mask(images, finite)
+            return ~tf.reduce_any(bad), tf.where(
+                non_finite > 0,
+                tf.strings.format(
+                    where + " has {} NaN or infinite pixel values, the first in image {} "
+                    "of the batch; one such pixel turns the weights into NaN. Replace them "
+                    "(tf.where(tf.math.is_finite(x), x, 0.0) in the pipeline, np.nan_to_num "
+                    "on arrays) or drop those images.", (index, non_finite, first)),
+                tf.strings.format(
+                    where + " has pixel values outside 0..255 (from {} to {}) in {} of its "
+                    "images, the first in image {} of the batch; cnnzoo models take raw "
+                    "pixels 0..255 and normalise inside. Feed the pixels as loaded, or clip "
+                    "them (tf.clip_by_value(x, 0, 255)).",
+                    (index, tf.reduce_min(in_range), tf.reduce_max(in_range),
+                     tf.reduce_sum(tf.cast(per_image, tf.int64)), first)))
+
+        ok = (tf.reduce_min(images) >= 0) & (tf.reduce_max(images) <= 255)
+        if floating:
+            # A sum is finite when every pixel is, and costs less than is_finite on each
+            # pixel (NaN is not certain to reach a min or max). float16 sums are taken in
+            # float32, whose range 255-valued pixels never exceed.
+            wide = images if images.dtype.size >= 4 else tf.cast(images, tf.float32)
+            ok = ok & tf.math.is_finite(tf.reduce_sum(wide))
+        return _fail_unless(ok, failure)
 
     def labels_check(index, labels):
         if labels.shape.rank == 2 and labels.shape[-1] != 1:
@@ -241,8 +319,8 @@ def check_every_batch(data, *, num_classes, model_name):
 
     def check(index, batch):
         images, labels = batch[0], batch[1]
-        checks = [labels_check(index, labels)]
-        if images.dtype.is_floating:
+        checks = [labels_check(index, labels), shape_check(index, images)]
+        if images.dtype not in (tf.uint8, tf.bool):  # Those are always in range.
             checks.append(pixels_check(index, images))
         with tf.control_dependencies([c for c in checks if c is not None]):
             return (tf.identity(images), tf.identity(labels), *batch[2:])
