@@ -360,6 +360,55 @@ def b64_instance(data):
     return {"instances": [{"b64": base64.b64encode(data).decode()}]}
 
 
+# -- issue 27: data (helpers) ---------------------------------------------------------------
+
+def damaged_folder(ctx, name, damage):
+    """An `image_folder` whose class `a` then gets `damage(path of class a)` done to it."""
+    folder = pathlib.Path(image_folder(ctx.tmp, f"{ctx.path(name).name}"))
+    damage(folder / "a")
+    return str(folder)
+
+
+def write_at(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def split_folders(ctx, train, test):
+    """A folder of train/ and test/ image folders with the given class names."""
+    root = ctx.path("splits")
+    for split, classes in (("train", train), ("test", test)):
+        for name in classes:
+            write_at(root / split / name / "0.png", ctx.png)
+    return str(root)
+
+
+def npz_with_labels(ctx, labels):
+    path = ctx.path("labels.npz")
+    np.savez(path, x_train=ctx.x[..., 0], y_train=labels, x_test=ctx.x[..., 0],
+             y_test=ctx.y)
+    return str(path)
+
+
+def idx_folder_with_label(ctx, label):
+    from cnnzoo.data.idx import write_idx
+
+    folder = ctx.path("idx")
+    folder.mkdir()
+    labels = np.arange(30) % 10
+    labels[7] = label
+    write_idx(str(folder / "train-images-idx3-ubyte"), np.zeros((30, 4, 4), np.uint8))
+    write_idx(str(folder / "train-labels-idx1-ubyte"), labels.astype(np.uint8))
+    return str(folder)
+
+
+def later_batch(ctx, images):
+    """A dataset of the module's images whose second batch is `images` (3 of them)."""
+    first = tf.data.Dataset.from_tensor_slices((ctx.x[:3].astype("float32"), ctx.y[:3]))
+    later = tf.data.Dataset.from_tensor_slices((images.astype("float32"), ctx.y[3:]))
+    return first.batch(3).concatenate(later.batch(3))
+
+
 # -- the table ---------------------------------------------------------------------------
 
 ROWS = [
@@ -681,6 +730,48 @@ ROWS = [
     Row("cli-predict-jpeg-bomb-behind-app-segments", lambda c: cli(
         "predict", c.export, (lambda p: (p.write_bytes(jpeg_behind_app_segments()), p)[-1])(
             c.path("b.jpg"))), Exit(2), "20000x20000"),
+    # -- issue 27: data
+    Row("folder-test-class-not-in-train", lambda c: cnnzoo.load_arrays(
+        split_folders(c, ["a", "b"], ["a", "misc"]), "test"), ImageFolderError, "misc"),
+    Row("folder-fifo", lambda c: read_image_folder(damaged_folder(
+        c, "fifo", lambda a: os.mkfifo(a / "f.png"))), ImageFolderError, "FIFO"),
+    Row("folder-link-to-dev-zero", lambda c: read_image_folder(damaged_folder(
+        c, "zero", lambda a: (a / "z.png").symlink_to("/dev/zero"))), ImageFolderError,
+        "character device"),
+    Row("folder-bomb-in-a-sub-folder", lambda c: read_image_folder(damaged_folder(
+        c, "subbomb", lambda a: write_at(a / "sub" / "b.png", png_bomb()))),
+        ImageFolderError, "5000x5000"),
+    Row("folder-bomb-hidden", lambda c: read_image_folder(damaged_folder(
+        c, "hiddenbomb", lambda a: write_at(a / ".b.png", png_bomb()))), ImageFolderError,
+        "5000x5000"),
+    Row("folder-broken-link", lambda c: read_image_folder(damaged_folder(
+        c, "broken", lambda a: (a / "gone.png").symlink_to("nowhere.png"))),
+        ImageFolderError, "broken symbolic link"),
+    Row("folder-looping-link", lambda c: read_image_folder(damaged_folder(
+        c, "loop", lambda a: (a / "loop.png").symlink_to("loop.png"))), ImageFolderError,
+        "back to itself"),
+    Row("dataset-image-size-zero", lambda c: cnnzoo.load_dataset(
+        image_folder(c.tmp, c.path("size0").name), image_size=(0, 0)), ValueError,
+        "image_size"),
+    Row("dataset-image-size-huge", lambda c: cnnzoo.load_dataset(
+        image_folder(c.tmp, c.path("sizeh").name), image_size=(100000, 100000)), ValueError,
+        "limit"),
+    Row("dataset-seed-string", lambda c: cnnzoo.load_dataset((c.x, c.y), seed="abc"),
+        ValueError, "seed"),
+    Row("npz-fractional-labels", lambda c: cnnzoo.load_arrays(npz_with_labels(
+        c, c.y + 0.5)), ValueError, "0.5"),
+    Row("npz-label-2-to-the-40", lambda c: cnnzoo.load_arrays(npz_with_labels(
+        c, np.where(c.y == 2, 2 ** 40, c.y))), ValueError, "2**31"),
+    Row("idx-label-200", lambda c: cnnzoo.load_arrays(idx_folder_with_label(c, 200)),
+        ValueError, "200"),
+    Row("arrays-duplicate-class-names", lambda c: cnnzoo.load_arrays(
+        (c.x, c.y), class_names=["a", "b", "a"]), ValueError, "once"),
+    Row("arrays-complex-pixels", lambda c: cnnzoo.load_arrays((c.x + 1j, c.y)), ValueError,
+        "complex"),
+    Row("fit-pixels-above-255-in-a-later-batch", lambda c: fit_tiny(
+        c, later_batch(c, np.full((3, *SHAPE), 300.0))), ValueError, "0..255"),
+    Row("fit-image-shape-changes-in-a-later-batch", lambda c: fit_tiny(
+        c, later_batch(c, np.zeros((3, 32, 32, 1)))), ValueError, "shape"),
 ]
 
 

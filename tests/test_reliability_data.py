@@ -301,3 +301,79 @@ def test_predictor_names_nan_pixels_and_refuses_booleans(predictor):
 def test_predictor_run_signature_wants_a_dict(predictor):
     with pytest.raises(ValueError, match=r"inputs must be a dict .* received list"):
         predictor.run_signature("serving_default", [np.zeros((1, 8, 8, 1), np.uint8)])
+
+
+# ---- issue 27: pixel range and image shape in every batch; labels checked before a cast --
+
+def test_pixels_above_255_in_a_later_batch_stop_fit(tmp_path):
+    images, labels = _arrays()
+    images[2 * 8 + 3, 1, 1, 0] = 300.0  # batch 2, image 3
+    with pytest.raises(ValueError, match=r"^train batch 2 \(counting from 0\) has pixel "
+                                         r"values outside 0\.\.255 \(from .* to 300\) in 1 "
+                                         r"of its images, the first in image 3"):
+        _fit(_batches(images, labels), tmp_path)
+    assert _no_model_saved(tmp_path)
+
+
+def test_a_later_batch_of_another_image_size_stops_fit_with_one_clear_line(tmp_path):
+    images, labels = _arrays()
+    big = np.zeros((8, 32, 32, 1), "float32")
+    dataset = _batches(images, labels).concatenate(_batches(big, labels[:8]))
+    with pytest.raises(ValueError, match=r"^train batch 6 \(counting from 0\) has images of "
+                                         r"shape \[32 32 1\] but batch 0 has \[8, 8, 1\]"):
+        _fit(dataset, tmp_path)
+    assert _no_model_saved(tmp_path)
+
+
+def test_fit_refuses_array_pixels_outside_0_255_before_touching_the_workdir(tmp_path):
+    images, labels = _arrays()
+    images[7, 0, 0, 0] = -3.0
+    with pytest.raises(ValueError, match=r"train has pixel values outside 0\.\.255 \(from -3 "
+                                         r"to .*\) in 1 of 48 images, the first in image 7"):
+        _fit((images, labels), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_complex_pixels_are_refused_not_cast(tmp_path):
+    images, labels = _arrays()
+    images = images.astype("complex64") + 1j
+    with pytest.raises(ValueError, match=r"images must be pixel values 0\.\.255 .*complex64"):
+        load_arrays((images, labels))
+    with pytest.raises(TypeError, match=r"dtype complex64; images must be real pixel"):
+        _fit((images, labels), tmp_path / "run")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda y: y + 0.5, r"whole-number class ids; received 0\.5"),
+    (lambda y: np.where(np.arange(len(y)) == 4, 2 ** 40, y), r"below 2\*\*31; received "
+                                                             r"1099511627776"),
+])
+def test_npz_labels_are_checked_before_any_cast(tmp_path, bad, message):
+    images, labels = _arrays()
+    path = tmp_path / "data.npz"
+    np.savez(path, x_train=images.astype("uint8"), y_train=bad(labels.astype("int64")),
+             x_test=images.astype("uint8"), y_test=labels)
+    with pytest.raises(ValueError, match=message):
+        load_arrays(str(path))
+
+
+def test_an_idx_label_of_200_is_refused_not_a_201_class_model(tmp_path):
+    from cnnzoo.data.idx import write_idx
+
+    labels = (np.arange(50) % 10).astype("uint8")
+    labels[17] = 200
+    write_idx(str(tmp_path / "train-images-idx3-ubyte"), np.zeros((50, 4, 4), np.uint8))
+    write_idx(str(tmp_path / "train-labels-idx1-ubyte"), labels)
+    with pytest.raises(ValueError, match=r"the largest label, 200 \(1 example\(s\)\), implies "
+                                         r"201 classes but only 11 of them have any example"):
+        load_arrays(str(tmp_path))
+    # Named classes are the user's word: the gap is then allowed.
+    _, _, info = load_arrays((np.zeros((50, 4, 4), np.uint8), labels),
+                             class_names=[str(i) for i in range(201)])
+    assert info.num_classes == 201
+
+
+def test_duplicate_class_names_are_refused():
+    images, labels = _arrays()
+    with pytest.raises(ValueError, match=r"class_names must name each class once; \['cat'\]"):
+        load_arrays((images, labels), class_names=["cat", "dog", "cat"])
