@@ -14,6 +14,7 @@ named too.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 import stat
@@ -104,16 +105,19 @@ def check_image_file(path: str) -> bytes:
                 f"{path} is {info.st_size:,} bytes; an image file may be at most "
                 f"{MAX_IMAGE_FILE_BYTES:,} bytes. Resize it or remove it.")
         head = f.read(_HEADER_BYTES)
-    if not head.startswith(_IMAGE_MAGIC[ext]):
-        raise ImageFolderError(
-            f"{path} is named like a {ext} image but its contents are not "
-            f"(first bytes {head[:8].hex() or 'empty'}); the file is corrupt. "
-            f"Replace or remove it.")
-    try:
-        check_image_size(head, name=path)
-    except ImageTooLargeError as error:
-        raise ImageFolderError(f"{error} A header declaring that many pixels may "
-                               "be a decompression bomb; remove it if unsure.") from None
+        if not head.startswith(_IMAGE_MAGIC[ext]):
+            raise ImageFolderError(
+                f"{path} is named like a {ext} image but its contents are not "
+                f"(first bytes {head[:8].hex() or 'empty'}); the file is corrupt. "
+                f"Replace or remove it.")
+        # The whole file, mapped: a header may reach past any window (JPEG segments, GIF
+        # frames), and image_header walks it without copying.
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as whole:
+            try:
+                check_image_size(whole, name=path)
+            except ImageTooLargeError as error:
+                raise ImageFolderError(f"{error} A header declaring that much may be a "
+                                       "decompression bomb; remove it if unsure.") from None
     return head
 
 
