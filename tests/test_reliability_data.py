@@ -341,6 +341,9 @@ def test_complex_pixels_are_refused_not_cast(tmp_path):
         load_arrays((images, labels))
     with pytest.raises(TypeError, match=r"dtype complex64; images must be real pixel"):
         _fit((images, labels), tmp_path / "run")
+    with pytest.raises(TypeError, match=r"dtype complex64; images must be real pixel"):
+        _fit(_batches(images, labels), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -88,9 +88,16 @@ def as_data(value, *, argument="train"):
 
 
 def _check_pixel_dtype(dtype, argument):
-    """Raises TypeError unless `dtype` (NumPy or TensorFlow) holds real pixel values."""
-    kind = getattr(dtype, "kind", None) or np.dtype(dtype.as_numpy_dtype).kind
-    if kind not in "biuf":
+    """Raises TypeError unless `dtype` (NumPy or TensorFlow) holds real pixel values.
+
+    NumPy object arrays pass: the cast to float32 that follows says whether they hold
+    numbers.
+    """
+    if isinstance(dtype, np.dtype):
+        real = dtype.kind in "biufO"
+    else:
+        real = dtype.is_floating or dtype.is_integer or dtype.is_bool
+    if not real:
         raise TypeError(f"{argument} has images of dtype {dtype.name}; images must be real "
                         "pixel values 0..255 (uint8 or float32), not complex or text.")
 
