@@ -197,3 +197,19 @@ def test_bad_seed_is_one_line(seed):
             as error:
         cnnzoo.load_dataset("digits", seed=seed)
     _one_line(error)
+
+
+def test_cnnzoo_train_refuses_a_test_class_the_training_split_lacks_in_one_line(
+        tmp_path, capsys):
+    from cnnzoo.cli import main
+
+    root = tmp_path / "pets"
+    _folder(root / "train", classes=("a", "b", "c"))
+    _folder(root / "test", classes=("a", "c", "misc"))
+    status = main(["train", "tutorial_5x5", "--dataset", str(root), "--workdir",
+                   str(tmp_path / "run")])
+    error = capsys.readouterr().err.strip()
+    assert status == 2, error
+    assert error.startswith("cnnzoo train: error: ") and "['misc']" in error, error
+    assert len(error.splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # refused before training
